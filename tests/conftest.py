@@ -1,0 +1,41 @@
+"""Shared fixtures: where the data mirror is, and the tables built from it once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _mirror_dir() -> Path:
+    return Path(os.environ.get("HWEVRSNAS_MIRROR", REPO.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The data mirror (HWEVRSNAS_MIRROR, else ../shared/data); tests needing it skip without it."""
+    path = _mirror_dir()
+    if not (path / "MANIFEST.tsv").is_file():
+        pytest.skip(f"data mirror not found at {path} (set HWEVRSNAS_MIRROR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def nb201_h5(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The NB201 table built once from the mirror for the whole test session."""
+    from hwevrsnas.tables.nb201 import build_from_mirror
+
+    out = tmp_path_factory.mktemp("tables") / "nb201.h5"
+    build_from_mirror(mirror, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def nb201(nb201_h5: Path):
+    """The NB201 table, opened."""
+    from hwevrsnas.tables.store import NB201Table
+
+    return NB201Table.open(nb201_h5)
