@@ -51,9 +51,12 @@ def cmd_tables_build(args: argparse.Namespace) -> int:
     if args.official_nb201 or args.official_hwnasbench:
         from hwevrsnas.tables import official
 
+        sources = Path(args.sources) if Path(args.sources).is_dir() else None
         official.build_official(
-            out, nb201_path=args.official_nb201, hwnasbench_path=args.official_hwnasbench
+            out, nb201_path=args.official_nb201, hwnasbench_path=args.official_hwnasbench, sources=sources
         )
+        if not args.official_hwnasbench and sources is not None:
+            fbnet.build_from_sources(sources, out / "fbnet.h5")
     else:
         nb201.build_from_mirror(Path(args.sources), out / "nb201.h5")
         fbnet.build_from_sources(Path(args.sources), out / "fbnet.h5")

@@ -11,28 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from hwevrsnas.atomic import write_text
 
 
 def cache_key(**parts: Any) -> str:
     """A stable hex key for everything that determines a score (space, canonical arch, preset hash, ...)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to `path` through a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class ScoreCache:
@@ -53,7 +41,7 @@ class ScoreCache:
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Store `record` under `key` (atomic; the last writer of identical content wins harmlessly)."""
-        atomic_write_text(self._path(key), json.dumps(record, sort_keys=True))
+        write_text(self._path(key), json.dumps(record, sort_keys=True))
 
     def __contains__(self, key: str) -> bool:
         return self._path(key).is_file()

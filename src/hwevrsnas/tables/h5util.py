@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import h5py
 import numpy as np
 
+from hwevrsnas.atomic import atomic_path
+
 
 @contextlib.contextmanager
 def atomic_h5(path: Path) -> Iterator[h5py.File]:
     """Open a temporary HDF5 file beside `path` and rename it into place only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         # libver pinned and no object timestamps, so two builds of the same inputs are byte-identical.
-        with h5py.File(tmp_name, "w", libver=("v110", "v110"), track_order=True) as handle:
+        with h5py.File(tmp, "w", libver=("v110", "v110"), track_order=True) as handle:
             yield handle
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
 
 
 def put(group: h5py.Group, name: str, data: np.ndarray, **attrs: object) -> h5py.Dataset:

@@ -7,12 +7,13 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Iterable
+
+from hwevrsnas.atomic import atomic_path
 
 MIRROR_ENV = "HWEVRSNAS_MIRROR"
 SUMS_FILE = "SHA256SUMS"
@@ -70,31 +71,19 @@ def default_mirror() -> Path | None:
 
 
 def _atomic_copy(src: Path, dest: Path, expected: str, where: str) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
         _check(tmp, expected, dest.name, where)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _atomic_download(url: str, dest: Path, expected: str) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            shutil.copyfileobj(response, out)
-        _check(tmp, expected, dest.name, url)
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+                shutil.copyfileobj(response, out)
+            _check(tmp, expected, dest.name, url)
     except OSError as err:
         raise SourceError(f"could not download {dest.name} from {url}: {err}") from err
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check(path: Path, expected: str, name: str, where: str) -> None:

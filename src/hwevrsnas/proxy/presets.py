@@ -1,0 +1,81 @@
+"""Named fidelity presets of the representation-similarity proxy (METHOD.md section 2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+SCORES = ("cka", "loss")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every knob that determines a proxy score; `paper` holds the faithful values."""
+
+    name: str = "paper"
+    steps: int = 150
+    batch_size: int = 32
+    pool_size: int = 512
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    cka_weight: float = 0.8
+    ce_weight: float = 0.2
+    taps: tuple[int, ...] = (0, 1, 2)
+    C: int = 16
+    N: int = 5
+    reference: str = "resnet20"
+    seed: int = 0
+    class_balanced: bool = False
+    score: str = "cka"
+
+    def __post_init__(self) -> None:
+        if self.score not in SCORES:
+            raise ValueError(f"preset {self.name!r}: score must be one of {SCORES}, got {self.score!r}")
+        if not self.taps or any(t not in (0, 1, 2) for t in self.taps):
+            raise ValueError(f"preset {self.name!r}: taps must be a non-empty subset of (0, 1, 2), got {self.taps}")
+        if self.batch_size > self.pool_size:
+            raise ValueError(f"preset {self.name!r}: batch_size {self.batch_size} exceeds pool_size {self.pool_size}")
+        for key in ("steps", "batch_size", "pool_size", "C", "N"):
+            if getattr(self, key) < (0 if key == "steps" else 1):
+                raise ValueError(f"preset {self.name!r}: {key} must be positive, got {getattr(self, key)}")
+
+    def fields(self) -> dict[str, Any]:
+        """The knobs as a plain dict (taps as a list)."""
+        out = dataclasses.asdict(self)
+        out["taps"] = list(self.taps)
+        return out
+
+    def batch_fields(self) -> dict[str, Any]:
+        """The knobs that determine the proxy batch (and so its file and checksum)."""
+        return {k: getattr(self, k) for k in ("batch_size", "pool_size", "reference", "seed", "class_balanced")}
+
+    @property
+    def digest(self) -> str:
+        """A hash of every knob except the name: two presets with equal knobs share scores."""
+        knobs = {k: v for k, v in self.fields().items() if k != "name"}
+        return hashlib.sha256(json.dumps(knobs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+PRESETS: dict[str, Preset] = {
+    "paper": Preset(),
+    # Chosen by the fidelity study (docs/FIDELITY.md): see there for the measured correlations.
+    "quick": Preset(name="quick", steps=10),
+    "tiny": Preset(name="tiny", steps=2, C=8, N=1, pool_size=64, batch_size=16),
+}
+
+
+def get_preset(name: str, **overrides: Any) -> Preset:
+    """A named preset, optionally with knobs replaced; unknown names and knobs are errors listing valid ones."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    valid = {f.name for f in dataclasses.fields(Preset)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise KeyError(f"unknown preset knob(s) {unknown}; valid knobs: {sorted(valid)}")
+    if "taps" in overrides:
+        overrides["taps"] = tuple(overrides["taps"])
+    return dataclasses.replace(PRESETS[name], **overrides)
