@@ -134,6 +134,41 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_proxy(args: argparse.Namespace) -> int:
+    """Score one architecture with the representation-similarity proxy and print the result."""
+    import torch
+
+    from hwevrsnas.proxy.cache import ScoreCache
+    from hwevrsnas.proxy.evaluator import ProxyEvaluator, load_or_build_batch
+    from hwevrsnas.proxy.presets import get_preset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset = get_preset(args.preset)
+    if args.space == "nb201":
+        from hwevrsnas.spaces import nb201 as space
+
+        if args.arch.strip().isdigit():
+            from hwevrsnas.tables.store import NB201Table
+
+            ops = NB201Table.open(Path(args.tables) / "nb201.h5").ops[int(args.arch)]
+        else:
+            ops = space.validate(space.arch_to_ops(args.arch))
+    else:
+        from hwevrsnas.spaces import fbnet as space
+
+        ops = space.parse_arch(args.arch)
+    batch = load_or_build_batch(preset, Path(args.sources), Path(args.batch_dir))
+    cache = ScoreCache(args.cache) if args.cache else None
+    result = ProxyEvaluator(args.space, preset, batch, cache, device=args.device).evaluate(ops)
+    record = {"space": args.space, "arch": args.arch, "preset": preset.name, **result.to_json(), "cached": result.cached}
+    if args.json:
+        print(json.dumps(record, indent=1))
+    else:
+        print(f"score {record['score']} loss {record['loss']} cka {record['cka']} ({record['seconds']:.2f} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `hwevrsnas` command."""
     parser = argparse.ArgumentParser(prog="hwevrsnas", description=__doc__)
@@ -168,6 +203,19 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="print one JSON object")
     query.add_argument("--compact", action="store_true", help="JSON on one line")
     query.set_defaults(func=cmd_query)
+
+    proxy = sub.add_parser("proxy", help="score one architecture with the representation-similarity proxy")
+    proxy.add_argument("--space", choices=["nb201", "fbnet"], default="nb201")
+    proxy.add_argument("--arch", required=True, help="NB201 index or arch string; FBNet: 22 comma-separated ops")
+    proxy.add_argument("--preset", default="quick", help="fidelity preset (default: %(default)s)")
+    proxy.add_argument("--sources", default=str(DEFAULT_SOURCES), help="fetched sources (default: %(default)s)")
+    proxy.add_argument("--tables", default=str(DEFAULT_TABLES), help="tables directory (default: %(default)s)")
+    proxy.add_argument("--batch-dir", default="resources/proxy", help="where proxy batches are kept (default: %(default)s)")
+    proxy.add_argument("--cache", default="resources/cache", help="score cache directory; '' disables (default: %(default)s)")
+    proxy.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    proxy.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    proxy.add_argument("--json", action="store_true", help="print JSON")
+    proxy.set_defaults(func=cmd_proxy)
     return parser
 
 

@@ -121,6 +121,28 @@ def _as_cached(result: ProxyResult) -> ProxyResult:
     return ProxyResult(**{**result.__dict__, "cached": True})
 
 
+def reference_checkpoint(sources: Path, reference: str) -> Path:
+    """The pinned checkpoint file of a reference model (e.g. 'resnet20') under a sources directory."""
+    from hwevrsnas.tables.sources import load_manifest
+
+    names = [key for key in load_manifest() if Path(key).name.startswith(f"{reference}-")]
+    if not names:
+        valid = sorted(Path(k).name.split("-")[0] for k in load_manifest() if k.endswith(".th"))
+        raise KeyError(f"unknown reference model {reference!r}; valid: {', '.join(valid)}")
+    return Path(sources) / names[0]
+
+
+def load_or_build_batch(preset: Preset, sources: Path, batch_dir: Path) -> ProxyBatch:
+    """The preset's proxy batch, built once from the sources and stored in batch_dir for every later process."""
+    digest = cache_key(**preset.batch_fields())[:16]
+    path = Path(batch_dir) / f"batch-{preset.reference}-{digest}.pt"
+    if path.is_file():
+        return ProxyBatch.load(path)
+    batch = make_proxy_batch(preset, Path(sources) / "CIFAR-10-images", reference_checkpoint(sources, preset.reference))
+    batch.save(path)
+    return batch
+
+
 def make_proxy_batch(preset: Preset, cifar_root: Path, checkpoint: Path) -> ProxyBatch:
     """Build the preset's proxy batch from CIFAR-10 training images and the reference checkpoint."""
     from hwevrsnas.proxy.data import load_cifar10
