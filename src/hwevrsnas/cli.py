@@ -169,6 +169,45 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study_run(args: argparse.Namespace) -> int:
+    """Score a stratified NB201 sample under each proxy variant; write per-arch scores and the summary."""
+    import numpy as np
+    import pandas as pd
+
+    from hwevrsnas.proxy import study
+    from hwevrsnas.tables.store import NB201Table
+
+    table = NB201Table.open(Path(args.tables) / "nb201.h5")
+    exclude = pd.read_csv(args.exclude_sample)["index"].to_numpy() if args.exclude_sample else np.array([], int)
+    indices = study.stratified_sample(table, args.n, args.seed, exclude)
+    variants = dict(study.parse_variant(v) for v in (args.variant or study.DEFAULT_VARIANTS))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    study.run_study(
+        table, indices, variants, Path(args.sources), Path(args.batch_dir), args.cache or None,
+        device=args.device, workers=args.workers, threads=args.threads, out_dir=out,
+    )  # fmt: skip
+    print(f"scored {len(indices)} archs x {len(variants)} variants -> {out}")
+    return 0
+
+
+def cmd_study_summarise(args: argparse.Namespace) -> int:
+    """Correlation table (tau, rho, bootstrap 95% intervals; all and top half) from study score files."""
+    import pandas as pd
+
+    from hwevrsnas.proxy import study
+
+    scores = pd.read_csv(Path(args.study) / "scores.csv")
+    seconds_path = Path(args.study) / "seconds.csv"
+    seconds = pd.read_csv(seconds_path) if seconds_path.is_file() else pd.DataFrame(index=scores.index)
+    scores = study.add_rank_combinations(scores)
+    columns = study.proxy_columns(scores)
+    summary = study.summarise(scores[columns], scores["accuracy"], seconds, seed=args.seed)
+    study.write_outputs(Path(args.study), scores, summary)
+    print(study.markdown_table(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `hwevrsnas` command."""
     parser = argparse.ArgumentParser(prog="hwevrsnas", description=__doc__)
@@ -204,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--compact", action="store_true", help="JSON on one line")
     query.set_defaults(func=cmd_query)
 
+    from hwevrsnas.search.cli import add_search_parser
+
+    add_search_parser(sub)
+
     proxy = sub.add_parser("proxy", help="score one architecture with the representation-similarity proxy")
     proxy.add_argument("--space", choices=["nb201", "fbnet"], default="nb201")
     proxy.add_argument("--arch", required=True, help="NB201 index or arch string; FBNet: 22 comma-separated ops")
@@ -216,6 +259,27 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     proxy.add_argument("--json", action="store_true", help="print JSON")
     proxy.set_defaults(func=cmd_proxy)
+
+    study_parser = sub.add_parser("study", help="the proxy fidelity study on NB201")
+    ssub = study_parser.add_subparsers(dest="study_command", required=True)
+    run = ssub.add_parser("run", help="score a stratified sample under each proxy variant")
+    run.add_argument("--n", type=int, default=200, help="unique architectures (default: %(default)s)")
+    run.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    run.add_argument("--exclude-sample", help="scores.csv of an earlier study whose archs to avoid (a fresh sample)")
+    run.add_argument("--variant", action="append", help="NAME=PRESET[:knob=value,...] (repeatable; default: a standard set)")
+    run.add_argument("--out", default="results/fidelity", help="output folder (default: %(default)s)")
+    run.add_argument("--sources", default=str(DEFAULT_SOURCES))
+    run.add_argument("--tables", default=str(DEFAULT_TABLES))
+    run.add_argument("--batch-dir", default="resources/proxy")
+    run.add_argument("--cache", default="resources/cache", help="score cache directory; '' disables")
+    run.add_argument("--device", default="cpu")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
+    run.add_argument("--threads", type=int, default=1, help="torch threads per worker (default: %(default)s)")
+    run.set_defaults(func=cmd_study_run)
+    summ = ssub.add_parser("summarise", help="the correlation table of a study folder")
+    summ.add_argument("--study", default="results/fidelity", help="study folder (default: %(default)s)")
+    summ.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    summ.set_defaults(func=cmd_study_summarise)
     return parser
 
 

@@ -132,15 +132,24 @@ def reference_checkpoint(sources: Path, reference: str) -> Path:
     return Path(sources) / names[0]
 
 
-def load_or_build_batch(preset: Preset, sources: Path, batch_dir: Path) -> ProxyBatch:
-    """The preset's proxy batch, built once from the sources and stored in batch_dir for every later process."""
+def load_or_build_batch(
+    preset: Preset, sources: Path, batch_dir: Path, return_path: bool = False
+) -> ProxyBatch | Path:
+    """The preset's proxy batch (or its file), built once from the sources and kept in batch_dir for every process."""
     digest = cache_key(**preset.batch_fields())[:16]
     path = Path(batch_dir) / f"batch-{preset.reference}-{digest}.pt"
-    if path.is_file():
-        return ProxyBatch.load(path)
-    batch = make_proxy_batch(preset, Path(sources) / "CIFAR-10-images", reference_checkpoint(sources, preset.reference))
-    batch.save(path)
-    return batch
+    if not path.is_file():
+        checkpoint = reference_checkpoint(sources, preset.reference)
+        make_proxy_batch(preset, Path(sources) / "CIFAR-10-images", checkpoint).save(path)
+    return path if return_path else ProxyBatch.load(path)
+
+
+def evaluator_from_files(
+    space: str, preset: Preset, batch_path: Path, cache_dir: Path | None, device: str = "cpu"
+) -> ProxyEvaluator:
+    """A ProxyEvaluator built from files only (picklable arguments, for worker processes)."""
+    cache = ScoreCache(cache_dir) if cache_dir else None
+    return ProxyEvaluator(space, preset, ProxyBatch.load(batch_path), cache, device)
 
 
 def make_proxy_batch(preset: Preset, cifar_root: Path, checkpoint: Path) -> ProxyBatch:

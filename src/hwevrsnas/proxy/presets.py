@@ -68,14 +68,14 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name: str, **overrides: Any) -> Preset:
+def get_preset(preset_name: str, **overrides: Any) -> Preset:
     """A named preset, optionally with knobs replaced; unknown names and knobs are errors listing valid ones."""
-    if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    if preset_name not in PRESETS:
+        raise KeyError(f"unknown preset {preset_name!r}; valid presets: {', '.join(PRESETS)}")
     valid = {f.name for f in dataclasses.fields(Preset)}
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise KeyError(f"unknown preset knob(s) {unknown}; valid knobs: {sorted(valid)}")
     if "taps" in overrides:
         overrides["taps"] = tuple(overrides["taps"])
-    return dataclasses.replace(PRESETS[name], **overrides)
+    return dataclasses.replace(PRESETS[preset_name], **overrides)
