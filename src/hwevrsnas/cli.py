@@ -180,12 +180,13 @@ def cmd_study_run(args: argparse.Namespace) -> int:
     table = NB201Table.open(Path(args.tables) / "nb201.h5")
     exclude = pd.read_csv(args.exclude_sample)["index"].to_numpy() if args.exclude_sample else np.array([], int)
     indices = study.stratified_sample(table, args.n, args.seed, exclude)
-    variants = dict(study.parse_variant(v) for v in (args.variant or study.DEFAULT_VARIANTS))
+    chosen = args.variant if args.variant is not None else study.DEFAULT_VARIANTS
+    variants = dict(study.parse_variant(v) for v in chosen if v != "none")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     study.run_study(
         table, indices, variants, Path(args.sources), Path(args.batch_dir), args.cache or None,
-        device=args.device, workers=args.workers, threads=args.threads, out_dir=out,
+        device=args.device, workers=args.workers, threads=args.threads, out_dir=out, zero_cost=args.zero_cost,
     )  # fmt: skip
     print(f"scored {len(indices)} archs x {len(variants)} variants -> {out}")
     return 0
@@ -266,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--n", type=int, default=200, help="unique architectures (default: %(default)s)")
     run.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
     run.add_argument("--exclude-sample", help="scores.csv of an earlier study whose archs to avoid (a fresh sample)")
-    run.add_argument("--variant", action="append", help="NAME=PRESET[:knob=value,...] (repeatable; default: a standard set)")
+    run.add_argument("--variant", action="append", help="NAME=PRESET[:knob=value,...] (repeatable; default: a standard set; 'none' for zero-cost only)")
     run.add_argument("--out", default="results/fidelity", help="output folder (default: %(default)s)")
     run.add_argument("--sources", default=str(DEFAULT_SOURCES))
     run.add_argument("--tables", default=str(DEFAULT_TABLES))
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
     run.add_argument("--threads", type=int, default=1, help="torch threads per worker (default: %(default)s)")
+    run.add_argument("--zero-cost", nargs="*", default=[], help="zero-cost baselines to add (synflow naswot ...)")
     run.set_defaults(func=cmd_study_run)
     summ = ssub.add_parser("summarise", help="the correlation table of a study folder")
     summ.add_argument("--study", default="results/fidelity", help="study folder (default: %(default)s)")

@@ -179,6 +179,7 @@ def run_study(
     workers: int = 1,
     threads: int = 1,
     out_dir: Path | None = None,
+    zero_cost: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the sampled architectures under every variant; return per-arch readouts and their seconds.
 
@@ -187,9 +188,10 @@ def run_study(
     """
     import functools
 
-    from hwevrsnas.atomic import write_text
+    from hwevrsnas.proxy.batch import ProxyBatch
     from hwevrsnas.proxy.evaluator import evaluator_from_files, load_or_build_batch
     from hwevrsnas.proxy.presets import get_preset
+    from hwevrsnas.proxy.zerocost import ZeroCostEvaluator
 
     scores = pd.DataFrame({"index": indices, "accuracy": table.accuracy(indices)})
     scores["params"] = table.model_size(indices)
@@ -214,10 +216,25 @@ def run_study(
         scores[f"{name}:cka"] = [r["score"] if r["status"] == "ok" else np.nan for r in results]
         scores[f"{name}:neg_loss"] = [-r["loss"] if r["status"] == "ok" else np.nan for r in results]
         seconds[f"{name}:cka"] = seconds[f"{name}:neg_loss"] = [r["seconds"] for r in results]
-        if out_dir:
-            write_text(Path(out_dir) / "scores.csv", scores.to_csv(index=False))
-            write_text(Path(out_dir) / "seconds.csv", seconds.to_csv(index=False))
+        _save(out_dir, scores, seconds)
+    if zero_cost:
+        batch = ProxyBatch.load(load_or_build_batch(get_preset("paper"), sources, batch_dir, return_path=True))
+    for metric in zero_cost:
+        evaluator = ZeroCostEvaluator("nb201", metric, batch, None, preset=get_preset("paper"), device=device)
+        # Raw scores: a rank correlation needs no normalisation against a reference sample.
+        results = [evaluator.raw_result(ops) for ops in table.ops[indices]]
+        scores[f"zc:{metric}"] = [r.raw if r.status == "ok" else np.nan for r in results]
+        seconds[f"zc:{metric}"] = [r.seconds for r in results]
+        _save(out_dir, scores, seconds)
     return scores, seconds
+
+
+def _save(out_dir: Path | None, scores: pd.DataFrame, seconds: pd.DataFrame) -> None:
+    from hwevrsnas.atomic import write_text
+
+    if out_dir:
+        write_text(Path(out_dir) / "scores.csv", scores.to_csv(index=False))
+        write_text(Path(out_dir) / "seconds.csv", seconds.to_csv(index=False))
 
 
 def add_rank_combinations(scores: pd.DataFrame, with_column: str = "params") -> pd.DataFrame:
