@@ -248,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_search_parser(sub)
 
+    from hwevrsnas.analysis.report import add_aggregate_parser
+
+    add_aggregate_parser(sub)
+
     proxy = sub.add_parser("proxy", help="score one architecture with the representation-similarity proxy")
     proxy.add_argument("--space", choices=["nb201", "fbnet"], default="nb201")
     proxy.add_argument("--arch", required=True, help="NB201 index or arch string; FBNet: 22 comma-separated ops")
