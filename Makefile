@@ -7,8 +7,12 @@ HWEVRSNAS_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.tsv),$(abspath ../sh
 export HWEVRSNAS_MIRROR
 SOURCES ?= resources/sources
 TABLES ?= resources/tables
+# The workflow: `make run CONFIG=config/presets/paper.yaml CORES=16`; extra snakemake options in SNAKEFLAGS.
+CORES ?= 2
+CONFIG ?= config/config.yaml
+SNAKEFLAGS ?=
 
-.PHONY: install run test fetch tables bench clean
+.PHONY: install run dryrun report test fetch tables bench clean
 
 install: $(VENV)/.installed
 
@@ -26,8 +30,17 @@ fetch: install
 tables: fetch
 	$(BIN)/hwevrsnas tables build --sources $(SOURCES) --out $(TABLES)
 
-run: tables
-	$(BIN)/hwevrsnas tables info --tables $(TABLES)
+# The workflow fetches the sources and builds the tables itself (rules fetch, tables).
+run: install
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEFLAGS)
+
+# The plan only: every job and why it would run.
+dryrun: install
+	$(BIN)/snakemake --dry-run --cores $(CORES) --configfile $(CONFIG) $(SNAKEFLAGS)
+
+# A self-contained HTML report of the last run's tables and plots (run `make run` first).
+report: install
+	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report report.html $(SNAKEFLAGS)
 
 test: install
 	$(BIN)/python -m pytest

@@ -20,7 +20,7 @@ from scipy import stats
 from hwevrsnas.analysis.collect import collect, find_run_files
 from hwevrsnas.analysis.report import add_aggregate_parser, aggregate
 from hwevrsnas.analysis.statistics import bootstrap_ci, holm, paired_comparisons, wilcoxon_p
-from hwevrsnas.analysis.tables import PUBLISHED_SECONDS, cost_table, main_table, markdown, write_table
+from hwevrsnas.analysis.tables import PUBLISHED_SECONDS, cost_table, device_table, main_table, markdown, write_table
 from hwevrsnas.search.result import load_result, timing_path
 
 DEVICES = ("fpga", "eyeriss")
@@ -203,6 +203,21 @@ def test_main_table_values(df: pd.DataFrame) -> None:
     assert rates.loc[("fpga", "rea-valid12")] == pytest.approx(2 / 3)
 
 
+def test_device_table_values(df: pd.DataFrame) -> None:
+    table = device_table(df).set_index(["device", "method"])
+    assert len(table) == len(DEVICES) * 3 and set(table["n_runs"]) == {len(SEEDS)}
+    for (device, label), row in table.iterrows():
+        runs = df[(df["device"] == device) & (df["label"] == label)]
+        assert row["regret_mean"] == pytest.approx(runs["regret"].mean())
+        assert row["regret_worst"] == runs["regret"].max() >= row["regret_mean"]
+        assert row["unique_evaluations_mean"] == pytest.approx(runs["unique_evaluations"].mean())
+    assert (table.xs("oracle", level="method")["regret_worst"] == 0).all()
+    modified = df.copy()
+    modified.loc[modified.index[(modified["method"] == "rea-valid12") & (modified["seed"] == 1)], "feasible"] = False
+    rates = device_table(modified).set_index(["device", "method"])["feasible_rate"]
+    assert rates.loc[("fpga", "rea-valid12")] == pytest.approx(2 / 3) and rates.loc[("fpga", "oracle")] == 1.0
+
+
 def test_cost_table_energy_and_published_ratios(df: pd.DataFrame) -> None:
     table = cost_table(df, {"power_watts": 100.0, "grid_gco2_per_kwh": 500.0}).set_index("method")
     ga = table.loc["hw-evrsnas:fake"]
@@ -266,7 +281,7 @@ def test_aggregate_writes_every_file_and_is_reproducible(
     _benchmarks(tmp_path / "benchmarks", runs)
     out, plots = tmp_path / "tables", tmp_path / "plots"
     written = aggregate(run_files, nb201_h5.parent, out, plots, study_dir=study, benchmarks_dir=tmp_path / "benchmarks")
-    expected = {out / f"{name}.{ext}" for name in ("main", "cost", "comparisons", "fidelity") for ext in ("csv", "md")}
+    expected = {out / f"{name}.{ext}" for name in ("main", "devices", "cost", "comparisons", "fidelity") for ext in ("csv", "md")}
     stems = ["history", "fidelity", *(f"device_nb201_cifar10_{d}_latency" for d in DEVICES)]
     expected |= {plots / f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
     assert set(written) == expected and len(written) == len(expected)

@@ -356,10 +356,15 @@ def test_cli_oracle_and_rea_end_to_end(nb201, tables_dir: Path, tmp_path: Path, 
     assert search_cli.main(argv) == 0
     record = load_result(out)
     assert record["unique_evaluations"] == 40 and record["feasible"] is True
+    assert record["ga_config"]["tournament_size"] == 5 and record["ga_config"]["mutation_p"] == 0.1
     assert record["threshold"] == pytest.approx(nb201.thresholds("fpga_latency", [0.5], "cifar10")[0])
     assert record["setting"]["threshold_source"] == "quantile" and record["setting"]["quantile"] == 0.5
     first = out.read_bytes()
     assert search_cli.main(argv) == 0 and out.read_bytes() == first
+    knobs = ["--tournament-size", "3", "--elites", "2", "--crossover-p", "0.7", "--mutation-p", "0.3"]
+    assert search_cli.main([*argv, *knobs]) == 0
+    ga_config = load_result(out)["ga_config"]
+    assert [ga_config[k] for k in ("tournament_size", "elites", "crossover_p", "mutation_p")] == [3, 2, 0.7, 0.3]
 
     out = tmp_path / "fb.json"
     fb = ["search", "--tables", str(tables_dir), "--space", "fbnet", "--dataset", "cifar100", "--device", "fpga"]

@@ -32,7 +32,8 @@ import pandas as pd
 from hwevrsnas.analysis.collect import collect_records, find_run_files
 from hwevrsnas.analysis.statistics import ZERO_METHOD, paired_comparisons
 from hwevrsnas.analysis.tables import (
-    COST_FLOATFMT, DEFAULT_ENERGY, MAIN_FLOATFMT, cost_table, main_display, main_table, markdown, write_table,
+    COST_FLOATFMT, DEFAULT_ENERGY, DEVICE_FLOATFMT, MAIN_FLOATFMT, cost_table, device_table, main_display, main_table,
+    markdown, write_table,
 )  # fmt: skip
 from hwevrsnas.atomic import write_text
 
@@ -151,6 +152,9 @@ def aggregate(
     main = main_table(df)
     title = "Results per setting and method"
     written += write_table(main, out_dir / "main", MAIN_FLOATFMT, display=main_display(main), title=title)
+
+    devices = device_table(df)
+    written += write_table(devices, out_dir / "devices", DEVICE_FLOATFMT, title="Results per device and method")
 
     benchmarks = read_benchmarks(benchmarks_dir, list(df["path"])) if benchmarks_dir is not None else None
     cost = cost_table(df, energy, benchmarks)

@@ -34,6 +34,7 @@ PUBLISHED_NOTES = {
 }
 MAIN_FLOATFMT = {"threshold": ".4g", "quantile": "g", "optimum": ".2f", "unique evals": ".1f"}
 COST_FLOATFMT = {"*": ".5g", "energy_kwh": ".3g", "co2_g": ".3g", "energy_kwh_total": ".3g", "co2_g_total": ".3g"}
+DEVICE_FLOATFMT = {"*": ".3g", "feasible_rate": ".0%", "regret_mean": ".2f", "regret_worst": ".2f"}
 MAIN_METRICS = ("test_accuracy", "regret", "cost", "phi", "phi_gap")
 MAIN_SETTING = (*SETTING_KEYS, "threshold_source", "quantile")
 
@@ -148,6 +149,31 @@ def benchmark_summary(df: pd.DataFrame, benchmarks: pd.DataFrame | None) -> pd.D
         }
     )
     return out.rename_axis("method").reset_index()[columns]
+
+
+def device_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (space, dataset, device, metric) and method, over thresholds and seeds: feasibility, regret, cost of a search."""
+    keys = ["space", "dataset", "cost_dataset", "device", "metric"]
+    df = df[df["status"] != "not_applicable"]
+    rows = []
+    for (*where, label), part in df.groupby([*keys, "label"], sort=True, dropna=False):
+        regret = part["regret"].astype(float)
+        rows.append(
+            {**dict(zip(keys, where)), "method": label, "n_runs": len(part),
+             "feasible_rate": float(part["feasible"].fillna(False).astype(bool).mean()),
+             "regret_mean": float(regret.mean()), "regret_worst": float(regret.max()),
+             "unique_evaluations_mean": float(part["unique_evaluations"].mean()),
+             "wall_seconds_mean": float(part["wall_seconds"].mean()),
+             "cold_seconds_mean": float(part["cold_seconds"].mean())}
+        )  # fmt: skip
+    out = pd.DataFrame(rows)
+    out.attrs["notes"] = [
+        "Over every threshold and seed of the slice. regret: the feasible optimum's test accuracy minus the "
+        "returned architecture's, in points (NaN where no optimum is known, e.g. FBNet); feasible_rate: share of "
+        "searches whose answer meets the threshold; cold seconds: the search's wall time with an empty score cache "
+        "(see the cost table).",
+    ]
+    return out
 
 
 def cost_table(

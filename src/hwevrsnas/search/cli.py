@@ -52,6 +52,10 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--population", type=int, default=20, help="population size (default: %(default)s)")
     p.add_argument("--generations", type=int, default=50, help="bred generations (default: %(default)s)")
     p.add_argument("--budget", type=int, help="stop at this many unique evaluations (random/REA default: GA's maximum)")
+    p.add_argument("--tournament-size", type=int, default=5, help="GA tournament size (default: %(default)s)")
+    p.add_argument("--elites", type=int, default=1, help="GA elites kept per generation (default: %(default)s)")
+    p.add_argument("--crossover-p", type=float, default=0.5, help="GA uniform-crossover probability (default: %(default)s)")
+    p.add_argument("--mutation-p", type=float, default=0.1, help="GA per-gene mutation probability (default: %(default)s)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--accelerator", default="auto", help="proxy's torch device: auto, cpu, cuda (default: %(default)s)")
     p.add_argument(
@@ -116,7 +120,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     _choice("penalty form", args.penalty, FORMS)
     preset = get_preset(args.preset)  # unknown presets are rejected for every method
     config = GAConfig(
-        population=args.population, generations=args.generations, budget=args.budget, lam=args.lam, penalty=args.penalty
+        population=args.population,
+        generations=args.generations,
+        budget=args.budget,
+        tournament_size=args.tournament_size,
+        elites=args.elites,
+        crossover_p=args.crossover_p,
+        mutation_p=args.mutation_p,
+        lam=args.lam,
+        penalty=args.penalty,
     )
     cost_model = CostModel.open(args.space, args.tables, args.dataset, args.device, args.metric, args.cost_dataset)
     threshold = cost_model.resolve_threshold(args.threshold, args.quantile)

@@ -1,0 +1,59 @@
+# hwevrsnas: the benchmark workflow (sources -> tables -> proxy batch -> searches -> checks -> aggregate).
+#
+#   snakemake --cores 2                                   # the default job (config/config.yaml); = make run
+#   snakemake --cores 2 --configfile config/presets/paper.yaml
+#   snakemake --profile profiles/slurm --configfile config/presets/paper.yaml
+#   snakemake results/slices/nb201_cifar10_fpga_latency.tsv   # one device's slice only
+#   snakemake --report report.html                        # = make report
+#
+# The grid logic lives in the package (hwevrsnas.workflow: grid expansion, paths, threshold labels,
+# search arguments, config checks), so it is unit-tested without Snakemake; rules/*.smk only declare
+# the rules, and workflow_scripts/*.py only unpack `snakemake` and call the package.
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+# Schema: types, ranges, defaults, and unknown keys (a misspelt key fails here, naming it).
+validate(config, "config/schema.yaml")
+
+from hwevrsnas import workflow as W
+
+# What the schema cannot express: devices of a space and metric, methods, presets, penalty forms.
+try:
+    W.check_config(config)
+except W.ConfigError as err:
+    raise WorkflowError(str(err))
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/sources.smk"
+include: "rules/tables.smk"
+include: "rules/proxy.smk"
+include: "rules/search.smk"
+include: "rules/evaluate.smk"
+include: "rules/aggregate.smk"
+
+
+localrules:
+    all,
+    fetch,
+    thresholds,
+    slice,
+
+
+rule all:
+    """Every aggregate table and plot, plus the resolved thresholds and the summary of every slice."""
+    default_target: True
+    input:
+        W.aggregate_tables(config),
+        W.aggregate_plots(config),
+        W.threshold_targets(config),
+        W.slice_targets(config),

@@ -1,0 +1,29 @@
+# Stage 6, aggregate: result tables and figures of every run (hwevrsnas.analysis.report.aggregate).
+
+
+rule aggregate:
+    """Tables main/devices/cost/comparisons (+ fidelity) and the per-device, history (+ fidelity) plots."""
+    input:
+        runs=W.run_targets(config),
+        checks=W.check_targets(config),
+        tables=sorted({W.TABLE_FILES[leaf.space] for leaf in W.expand_grid(config)}),
+        study=W.study_outputs() if W.study_enabled(config) else [],
+    output:
+        tables=[
+            report(path, caption="../report/tables.rst", category="Tables")
+            for path in W.aggregate_tables(config)
+        ],
+        plots=[
+            report(path, caption="../report/plots.rst", category="Plots")
+            for path in W.aggregate_plots(config)
+        ],
+    params:
+        energy=W.energy_settings(config),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/aggregate.log",
+    benchmark:
+        "benchmarks/aggregate.tsv"
+    script:
+        "../workflow_scripts/aggregate.py"

@@ -1,0 +1,37 @@
+# Stage 5, evaluate: every result re-checked against the tables, independently of the search code.
+
+
+rule evaluate:
+    """Re-check one result: threshold, tabular cost, feasibility, accuracy, exact optimum and regret.
+
+    A mismatch fails the job (the log names every failed check); the check file feeds the slice summary.
+    """
+    input:
+        run=W.RUN,
+        timing=W.TIMING,
+        table=lambda wc: W.TABLE_FILES[wc.space],
+    output:
+        W.CHECK,
+    params:
+        tables=lambda wc, input: os.path.dirname(input.table),
+    conda:
+        CONDA_ENV
+    log:
+        W.CHECK_LOG,
+    script:
+        "../workflow_scripts/evaluate.py"
+
+
+rule slice:
+    """One TSV line per run of a slice: `snakemake results/slices/<slice>.tsv` runs that device's searches only."""
+    input:
+        checks=lambda wc: W.slice_checks(config, wc),
+        thresholds=W.THRESHOLDS,
+    output:
+        W.SLICE_SUMMARY,
+    conda:
+        CONDA_ENV
+    log:
+        W.SLICE_LOG,
+    script:
+        "../workflow_scripts/slice_summary.py"

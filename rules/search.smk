@@ -1,0 +1,29 @@
+# Stage 4, search: one leaf per grid point (space x dataset x device x metric x threshold x method x seed).
+#
+# Every leaf shares resources/cache (proxy scores keyed by architecture, preset and batch, independent
+# of device and threshold), so an architecture scored by one leaf is never paid again by another.
+# The cache is not a declared output: concurrent leaves write it safely (one atomic file per score).
+# A leaf depends only on its own threshold label, so adding a threshold or device adds leaves and
+# reruns nothing else. Its params hold every search argument, so changing a GA knob, the penalty or
+# the preset (its knob digest) reruns exactly the leaves concerned.
+
+
+rule search:
+    """Run one search; write its deterministic result and its timing sidecar."""
+    input:
+        unpack(lambda wc: W.search_inputs(config, wc)),
+    output:
+        run=W.RUN,
+        timing=W.TIMING,
+    params:
+        args=lambda wc: W.search_command_args(config, wc),
+        preset_digest=lambda wc: W.preset_identity(config, wc.method),
+    threads: config["threads"]["search"]
+    conda:
+        CONDA_ENV
+    log:
+        W.SEARCH_LOG,
+    benchmark:
+        W.SEARCH_BENCHMARK
+    shell:
+        "hwevrsnas -v search {params.args} --threads {threads} --no-progress --out {output.run:q} > {log:q} 2>&1"

@@ -1,0 +1,380 @@
+"""The Snakemake workflow: grid logic (hwevrsnas.workflow), lint, dry runs, config errors, and the
+tiny `.test` config end to end (in a temporary working directory, twice, and once more from scratch)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwevrsnas import workflow as W
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+SCHEMA = REPO / "config" / "schema.yaml"
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+PAPER_CONFIG = REPO / "config" / "presets" / "paper.yaml"
+TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def load(path: Path) -> dict:
+    """A config file with the schema's defaults filled in, as the Snakefile sees it."""
+    return W.apply_schema(yaml.safe_load(path.read_text()), SCHEMA)
+
+
+def snakemake(*args: str | Path, workdir: Path, env: dict | None = None, timeout: int = 600):
+    """Run snakemake on the repository's Snakefile in `workdir`; return the completed process."""
+    if not SNAKEMAKE.exists():
+        pytest.skip(f"snakemake not installed next to {sys.executable}")
+    command = [str(SNAKEMAKE), "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *map(str, args)]
+    return subprocess.run(
+        command, cwd=workdir, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def output(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout + proc.stderr
+
+
+def job_total(text: str) -> int:
+    match = re.search(r"^total\s+(\d+)\s*$", text, re.M)
+    assert match, f"no job stats in:\n{text[-3000:]}"
+    return int(match.group(1))
+
+
+def expected_jobs(config: dict) -> int:
+    """Grid product plus fixed jobs, computed from the config here (independently of hwevrsnas.workflow)."""
+    leaves, slices, proxy = set(), set(), False
+    for entry in config["grid"]:
+        th = entry.get("thresholds") or {}
+        labels = {("q", float(q)) for q in th.get("quantiles", [])} | {("v", float(v)) for v in th.get("values", [])}
+        methods = entry.get("methods") or config["methods"]
+        proxy |= bool(set(methods) - {"rea-valid12", "oracle"})
+        for device in entry["devices"]:
+            slices.add((entry["space"], entry["dataset"], device, entry["metric"]))
+            for label in labels:
+                for method in methods:
+                    for seed in config["seeds"]:
+                        leaves.add((entry["space"], entry["dataset"], device, entry["metric"], label, method, seed))
+    fixed = 4 + int(proxy) + int(bool(config.get("fidelity_study", {}).get("enabled")))  # all fetch tables aggregate
+    return 2 * len(leaves) + 2 * len(slices) + fixed  # search + evaluate per leaf, thresholds + slice per slice
+
+
+# ---- unit tests of hwevrsnas.workflow ------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,number,label", [("quantile", 0.25, "q0.25"), ("value", 2.5, "v2.5"),
+                                               ("value", 2, "v2.0"), ("value", 1e-05, "v1e-05"),
+                                               ("quantile", 0.1, "q0.1"), ("value", 3.7249612345678, "v3.7249612345678")])  # fmt: skip
+def test_threshold_label_round_trip(kind, number, label):
+    assert W.threshold_label(kind, number) == label
+    assert W.parse_threshold_label(label) == (kind, float(number))
+    assert re.fullmatch(W.WILDCARD_CONSTRAINTS["threshold"], label)
+    flag = "--quantile" if kind == "quantile" else "--threshold"
+    assert W.threshold_cli_args(label) == [flag, repr(float(number))]
+
+
+@pytest.mark.parametrize("label", ["x0.5", "q", "qabc", "0.5", "q-1"])
+def test_bad_threshold_labels(label):
+    with pytest.raises(ValueError, match="threshold label"):
+        W.parse_threshold_label(label)
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0),
+        W.Leaf("nb201", "ImageNet16-120", "titan_rtx_32", "latency", "v1e-05", "rea-valid12", 12),
+        W.Leaf("nb201", "cifar100", "pi5_torchmobile", "energy", "v2.0", "zc-synflow", 2),
+        W.Leaf("fbnet", "cifar100", "raspi4", "latency", "q0.9", "zc-params", 1),
+    ],
+)
+def test_leaf_path_round_trip(leaf):
+    for template in (W.RUN, W.TIMING, W.CHECK, W.SEARCH_LOG, W.SEARCH_BENCHMARK):
+        path = leaf.path(template)
+        assert W.Leaf.from_path(path, template) == leaf
+    assert W.Leaf.from_path(leaf.path(W.RUN)).slice_name == f"{leaf.space}_{leaf.dataset}_{leaf.device}_{leaf.metric}"
+    # the timing sidecar is not a run file
+    with pytest.raises(ValueError):
+        W.Leaf.from_path(leaf.path(W.TIMING), W.RUN)
+
+
+def test_grid_expansion_counts():
+    config = load(DEFAULT_CONFIG)
+    leaves = W.expand_grid(config)
+    entry = config["grid"][0]
+    assert len(leaves) == len(entry["devices"]) * 3 * len(config["methods"]) * len(config["seeds"]) == 45
+    assert len(set(leaves)) == len(leaves)
+    assert len(W.slices(config)) == 3
+    assert len(W.run_targets(config)) == len(W.check_targets(config)) == 45
+    counts = W.job_counts(config)
+    assert counts["search"] == counts["evaluate"] == 45 and counts["thresholds"] == counts["slice"] == 3
+    assert sum(counts.values()) == expected_jobs(config)
+    paper = load(PAPER_CONFIG)
+    assert sum(W.job_counts(paper).values()) == expected_jobs(paper)
+    assert all(len(s.thresholds) == 9 for s in W.slices(paper).values())
+    assert {leaf.seed for leaf in W.expand_grid(paper)} == {0, 1, 2}
+    assert not any(leaf.space == "fbnet" and leaf.method in ("oracle", "rea-valid12") for leaf in W.expand_grid(paper))
+    tiny = load(TEST_CONFIG)
+    assert len(W.expand_grid(tiny)) == 3 and sum(W.job_counts(tiny).values()) == expected_jobs(tiny)
+
+
+def test_duplicate_entries_merge_thresholds():
+    config = load(DEFAULT_CONFIG)
+    extra = copy.deepcopy(config["grid"][0])
+    extra["devices"] = ["fpga"]
+    extra["thresholds"] = {"quantiles": [0.5, 0.9], "values": [3.0]}
+    config["grid"].append(extra)
+    W.check_config(config)
+    fpga = W.slices(config)["nb201_cifar10_fpga_latency"]
+    assert fpga.thresholds == ("q0.25", "q0.5", "q0.75", "q0.9", "v3.0")
+    assert len(W.expand_grid(config)) == 45 + 2 * len(config["methods"])  # q0.5 is not repeated
+
+
+def test_search_args():
+    config = load(TEST_CONFIG)
+    wildcards = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "random", 0).wildcards()
+    args = W.search_args(config, wildcards)
+    assert args[args.index("--quantile") + 1] == "0.5"
+    assert args[args.index("--budget") + 1] == "6"  # search.overrides.random
+    assert args[args.index("--population") + 1] == "4" and args[args.index("--preset") + 1] == "tiny"
+    ga = W.search_args(config, {**wildcards, "method": "hw-evrsnas", "threshold": "v3.5"})
+    assert "--budget" not in ga and ga[ga.index("--threshold") + 1] == "3.5"
+    assert "--cost-dataset" not in ga and ga[ga.index("--tournament-size") + 1] == "5"
+    config["grid"][0]["cost_dataset"] = "cifar10"
+    config["grid"][0]["dataset"] = "cifar100"
+    other = W.search_args(config, {**wildcards, "dataset": "cifar100"})
+    assert other[other.index("--cost-dataset") + 1] == "cifar10"
+    # every flag the workflow passes exists in the search CLI
+    flags = W.search_cli_flags()
+    assert {a for a in args + ga if a.startswith("--")} <= flags
+    assert W.search_inputs(config, wildcards).keys() == {"table", "batch", "sources"}
+    assert W.search_inputs(config, {**wildcards, "method": "oracle"}).keys() == {"table"}
+
+
+def test_ga_knobs_reach_the_search_cli():
+    config = load(TEST_CONFIG)
+    config["search"].update(mutation_p=0.3, crossover_p=0.7, elites=2, tournament_size=3)
+    W.check_config(config)
+    args = W.search_args(config, W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0).wildcards())
+    assert [args[args.index(flag) + 1] for flag in ("--mutation-p", "--crossover-p", "--elites", "--tournament-size")] == [
+        "0.3", "0.7", "2", "3"
+    ]
+    config["search"]["elites"] = 4
+    with pytest.raises(W.ConfigError, match=r"search\.elites"):
+        W.check_config(config)
+
+
+def _walk(schema: dict, where: str):
+    for name, sub in (schema.get("properties") or {}).items():
+        yield f"{where}.{name}", sub
+        yield from _walk(sub, f"{where}.{name}")
+        if isinstance(sub.get("items"), dict):
+            yield from _walk(sub["items"], f"{where}.{name}[]")
+    for name, sub in (schema.get("$defs") or {}).items():
+        yield from _walk(sub, f"$defs.{name}")
+
+
+def test_schema_documents_every_key():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert schema["$schema"].endswith("2020-12/schema")
+    keys = list(_walk(schema, ""))
+    assert len(keys) > 40
+    for key, sub in keys:
+        assert "description" in sub and "default" in sub, key
+        if sub.get("type") == "object" or "properties" in sub:
+            assert sub.get("additionalProperties") is not True, key
+    defaults = W.apply_schema({}, SCHEMA)
+    W.check_config(defaults)
+    assert defaults["search"]["population"] == 20 and defaults["proxy"]["preset"] == "paper"
+    assert defaults["mirror"] is None and defaults["grid"][0]["thresholds"]["quantiles"][0] == 0.1
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"seedz": [0]}, r"seedz"),
+        ({"search": {"populaton": 3}}, r"populaton"),
+        ({"grid": [{"devices": ["fpga"], "thresholds": {"values": [-1.0]}}]}, r"grid\[0\]\.thresholds\.values\[0\].*-1\.0"),
+        ({"grid": [{"devices": ["fpga"], "thresholds": {"quantiles": [1.5]}}]}, r"quantiles\[0\].*1\.5"),
+        ({"grid": [{"devices": ["fpga", "toaster"]}]}, r"grid\[0\]\.devices\[1\].*'toaster'"),
+        ({"grid": [{"devices": ["pi5_litert"]}]}, r"grid\[0\]\.devices\[0\].*no latency costs for 'cifar10'"),
+        ({"grid": [{"space": "fbnet", "dataset": "cifar100", "devices": ["fpga"]}]}, r"grid\[0\]\.methods.*oracle"),
+        ({"methods": ["hw-evrsnas", "evrsnas"]}, r"methods\[1\].*'evrsnas'"),
+        ({"proxy": {"preset": "fast"}}, r"proxy\.preset.*'fast'"),
+        ({"search": {"elites": 20}}, r"search\.elites"),
+    ],
+)
+def test_check_config_names_the_key(change, message):
+    with pytest.raises(W.ConfigError, match=message):
+        W.check_config(W.apply_schema(change, SCHEMA))
+
+
+def test_plot_and_table_names():
+    config = load(PAPER_CONFIG)
+    plots = W.aggregate_plots(config)
+    assert "results/plots/device_nb201_cifar10_titan_rtx_32_latency.pdf" in plots
+    assert not any("fbnet" in p for p in plots)
+    assert "results/plots/fidelity.png" in plots and "results/tables/fidelity.md" in W.aggregate_tables(config)
+    config["grid"] = [{**config["grid"][0], "dataset": "cifar100", "cost_dataset": "cifar10", "devices": ["fpga"]}]
+    assert "results/plots/device_nb201_cifar100_fpga_latency_cost-cifar10.png" in W.aggregate_plots(config)
+    assert W.energy_settings({"energy": {"enabled": False}}) is None
+
+
+def test_fbnet_devices_match_the_tables():
+    from hwevrsnas.tables.fbnet import DEVICES
+
+    assert tuple(sorted(DEVICES)) == W.FBNET_DEVICES
+
+
+def test_study_argv():
+    run, summarise = W.study_argv({"n": 50, "seed": 0, "variants": ["quick=quick"]}, "cpu", "results/fidelity", 2)
+    assert run[:2] == ["study", "run"] and run[run.index("--variant") + 1] == "quick=quick"
+    assert run[run.index("--workers") + 1] == "2" and summarise[:2] == ["study", "summarise"]
+    from hwevrsnas.cli import build_parser
+
+    build_parser().parse_args(run)
+    build_parser().parse_args(summarise)
+
+
+# ---- Snakemake: lint, dry runs, config errors -----------------------------------------------------------------
+def test_lint_is_clean():
+    proc = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    text = output(proc)
+    assert proc.returncode == 0, text
+    assert "Lints for" not in text, text
+
+
+def test_dry_run_plans_the_grid(tmp_path):
+    proc = snakemake("-n", "--cores", "2", "--configfile", DEFAULT_CONFIG, workdir=tmp_path)
+    assert proc.returncode == 0, output(proc)
+    config = load(DEFAULT_CONFIG)
+    assert job_total(output(proc)) == expected_jobs(config) == sum(W.job_counts(config).values())
+
+
+@pytest.mark.parametrize("profile", ["local", "slurm", "cluster-generic"])
+def test_dry_run_with_profile(tmp_path, profile):
+    if profile != "local":
+        pytest.importorskip(f"snakemake_executor_plugin_{profile.replace('-', '_')}")
+    proc = snakemake("-n", "--profile", REPO / "profiles" / profile, "--configfile", DEFAULT_CONFIG, workdir=tmp_path)
+    assert proc.returncode == 0, output(proc)
+    assert job_total(output(proc)) == expected_jobs(load(DEFAULT_CONFIG))
+
+
+@pytest.mark.parametrize(
+    "config,needles",
+    [
+        ({"grid": [{"devices": ["fpga", "toaster"]}]}, ["toaster", "grid[0].devices[1]"]),
+        ({"grid": [{"devices": ["fpga"], "thresholds": {"values": [-2.5]}}]}, ["-2.5", "['values']"]),
+        ({"seedz": [0, 1]}, ["seedz"]),
+    ],
+    ids=["unknown-device", "negative-threshold", "misspelt-key"],
+)
+def test_invalid_config_fails_before_any_job(tmp_path, config, needles):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "--cores", "1", "--configfile", path, workdir=tmp_path)
+    text = output(proc)
+    assert proc.returncode != 0
+    for needle in needles:
+        assert needle in text, text
+    assert "Job stats" not in text and "rule fetch" not in text
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+# ---- the tiny config end to end -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_run(mirror, tmp_path_factory):
+    """The `.test` config run from scratch in a temporary working directory; (workdir, env, process)."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    env = {"HWEVRSNAS_MIRROR": str(mirror)}
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
+    assert proc.returncode == 0, output(proc)[-6000:]
+    return workdir, env, proc
+
+
+@pytest.mark.slow
+def test_tiny_run_outputs(tiny_run):
+    import pandas as pd
+
+    workdir, _, _ = tiny_run
+    config = load(TEST_CONFIG)
+    leaves = W.expand_grid(config)
+    for leaf in leaves:
+        record = json.loads((workdir / leaf.path(W.RUN)).read_text())
+        assert record["setting"]["method"] == leaf.method and record["setting"]["quantile"] == 0.5
+        assert (workdir / leaf.path(W.TIMING)).is_file()
+        assert (workdir / leaf.path(W.SEARCH_BENCHMARK)).is_file() and (workdir / leaf.path(W.SEARCH_LOG)).is_file()
+        check = json.loads((workdir / leaf.path(W.CHECK)).read_text())
+        assert check["ok"] and check["threshold"] == record["threshold"]
+    main = pd.read_csv(workdir / "results/tables/main.csv")
+    n_settings = len(W.slices(config)) * len(config["seeds"])  # one threshold per slice
+    assert len(main) == n_settings * len(config["methods"])
+    assert sorted(m.split(":")[0] for m in main["method"]) == sorted(config["methods"])
+    assert (main.loc[main["method"] == "oracle", "regret_mean"] == 0).all()
+    for path in W.aggregate_tables(config) + W.aggregate_plots(config) + W.slice_targets(config):
+        assert (workdir / path).stat().st_size > 0, path
+    thresholds = json.loads((workdir / W.threshold_targets(config)[0]).read_text())
+    assert [t["label"] for t in thresholds["thresholds"]] == ["q0.5"]
+    summary = (workdir / W.slice_targets(config)[0]).read_text().splitlines()
+    assert len(summary) == 1 + len(leaves)
+    for rule in ("fetch", "tables", "aggregate"):
+        assert list((workdir / "logs").rglob(f"{rule}.log")), rule
+
+
+@pytest.mark.slow
+def test_tiny_rerun_does_nothing_and_new_thresholds_add_only_leaves(tiny_run, tmp_path):
+    workdir, env, _ = tiny_run
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
+    assert proc.returncode == 0 and "Nothing to be done" in output(proc), output(proc)
+    # a new threshold: only its leaves (search + evaluate per method) and the per-slice/aggregate jobs
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["grid"][0]["thresholds"]["quantiles"] = [0.5, 0.25]
+    path = tmp_path / "more.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "--cores", "2", "--configfile", path, workdir=workdir, env=env)
+    text = output(proc)
+    assert proc.returncode == 0, text
+    n_methods = len(config["methods"])
+    assert job_total(text) == 2 * n_methods + 4, text  # + thresholds, slice, aggregate, all
+    assert "/q0.5/" not in "".join(line for line in text.splitlines() if line.strip().startswith("output:"))
+
+
+@pytest.mark.slow
+def test_tiny_results_are_byte_identical_from_scratch(tiny_run, tmp_path):
+    workdir, env, _ = tiny_run
+    leaves = W.expand_grid(load(TEST_CONFIG))
+    first = {leaf: (workdir / leaf.path(W.RUN)).read_bytes() for leaf in leaves}
+    shutil.rmtree(workdir / "results")
+    shutil.rmtree(workdir / W.CACHE_DIR, ignore_errors=True)
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
+    assert proc.returncode == 0, output(proc)[-6000:]
+    assert "rule fetch" not in output(proc) and "rule tables" not in output(proc)  # only results were redone
+    for leaf in leaves:
+        assert (workdir / leaf.path(W.RUN)).read_bytes() == first[leaf], leaf
+
+
+@pytest.mark.slow
+def test_check_result_catches_a_tampered_result(tiny_run, tmp_path):
+    workdir, _, _ = tiny_run
+    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0)
+    record = json.loads((workdir / leaf.path(W.RUN)).read_text())
+    tables = workdir / W.TABLES_DIR
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(record))
+    assert W.check_result(good, tables, leaf, tmp_path / "good.check.json")["ok"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**record, "regret": record["regret"] + 1.0, "feasible": not record["feasible"]}))
+    with pytest.raises(RuntimeError, match="feasible.*regret|regret.*feasible"):
+        W.check_result(bad, tables, leaf, tmp_path / "bad.check.json")
+    assert not (tmp_path / "bad.check.json").exists()
+    wrong_leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0)
+    with pytest.raises(RuntimeError, match="threshold"):
+        W.check_result(good, tables, wrong_leaf, tmp_path / "wrong.check.json")
