@@ -324,7 +324,7 @@ def test_fbnet_search_and_oracle(tables_dir: Path) -> None:
         ("--device", "tpu9", "valid devices: "),
         ("--metric", "power", "valid metrics: latency, energy"),
         ("--method", "darts",
-         "valid methods: hw-evrsnas, random, rea-valid12, zc-synflow, zc-naswot, zc-params, oracle"),
+         "valid methods: hw-evrsnas, random, hw-evrsnas-params, rea-valid12, zc-synflow, zc-naswot, zc-params, oracle"),
         ("--preset", "huge", "valid presets: paper, quick, tiny"),
         ("--penalty", "cubic", "valid penalty forms: one_sided_normalised, two_sided, unnormalised"),
     ],

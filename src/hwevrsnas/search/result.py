@@ -41,9 +41,10 @@ if TYPE_CHECKING:  # the search modules import torch (via the spaces); this modu
 
 SCHEMA = "hwevrsnas.search-result/1"
 ZERO_COST_METHODS = {"zc-synflow": "synflow", "zc-naswot": "naswot", "zc-params": "params"}
-PROXY_METHODS = ("hw-evrsnas", "random")
+# hw-evrsnas-params: the GA on the rank mean of the proxy and #params (proxy.combined), a named variant.
+PROXY_METHODS = ("hw-evrsnas", "random", "hw-evrsnas-params")
 TABLE_METHODS = ("rea-valid12", "oracle")
-METHODS = ("hw-evrsnas", "random", "rea-valid12", *ZERO_COST_METHODS, "oracle")
+METHODS = ("hw-evrsnas", "random", "hw-evrsnas-params", "rea-valid12", *ZERO_COST_METHODS, "oracle")
 EVALUATOR_METHODS = (*PROXY_METHODS, *ZERO_COST_METHODS)
 VOLATILE_KEYS = (
     "wall_seconds",

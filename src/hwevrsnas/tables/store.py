@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import h5py
 import numpy as np
@@ -18,6 +19,41 @@ ACCURACY_KINDS = ("test_200ep", "valid_12ep", "test_12ep")
 def _ops_codes(ops: np.ndarray) -> np.ndarray:
     """Base-5 code of each op-index row: a dense key over all 5**6 cells."""
     return np.asarray(ops, dtype=np.int64) @ (5 ** np.arange(5, -1, -1))
+
+
+class _LazyGroup(Mapping[str, Any]):
+    """The members of one HDF5 group, each read from the file on first access (opening stays cheap)."""
+
+    def __init__(self, path: Path, group: str, names: Sequence[str], read: Callable[[Any], Any]) -> None:
+        self._path, self._group, self._names, self._read = path, group, tuple(names), read
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            if name not in self._names:
+                raise KeyError(name)
+            with h5py.File(self._path, "r") as h5:
+                self._loaded[name] = self._read(h5[f"{self._group}/{name}"])
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _lazy(path: Path, h5: h5py.File, group: str, read: Callable[[Any], Any]) -> dict[str, _LazyGroup]:
+    """Per subgroup (dataset) of `group`: its members, read lazily."""
+    return {ds: _LazyGroup(path, f"{group}/{ds}", list(h5[f"{group}/{ds}"]), read) for ds in h5[group]}
+
+
+def _values(dataset: h5py.Dataset) -> np.ndarray:
+    return dataset[()]
+
+
+def _attrs(dataset: h5py.Dataset) -> dict[str, Any]:
+    return dict(dataset.attrs)
 
 
 @dataclass(frozen=True)
@@ -43,17 +79,16 @@ class NB201Table:
         self._index = {s: i for i, s in enumerate(self.arch_strings)}
         self._code_to_index = np.empty(5**6, dtype=np.int64)
         self._code_to_index[_ops_codes(self.ops)] = np.arange(len(self.arch_strings))
-        self._accuracy = {ds: {k: h5[f"accuracy/{ds}/{k}"][()] for k in h5[f"accuracy/{ds}"]} for ds in h5["accuracy"]}
-        self._model = {ds: {k: h5[f"model/{ds}/{k}"][()] for k in h5[f"model/{ds}"]} for ds in h5["model"]}
-        self._cost = {ds: {k: h5[f"cost/{ds}/{k}"][()] for k in h5[f"cost/{ds}"]} for ds in h5["cost"]}
-        self._imputed = {ds: {k: h5[f"cost_imputed/{ds}/{k}"][()] for k in h5[f"cost_imputed/{ds}"]} for ds in h5["cost"]}
-        self.metric_attrs = {
-            ds: {k: dict(h5[f"cost/{ds}/{k}"].attrs) for k in h5[f"cost/{ds}"]} for ds in h5["cost"]
-        }
+        # Columns and metric attributes are read on first use: a query touches a few of ~100 columns.
+        self._accuracy = _lazy(self.path, h5, "accuracy", _values)
+        self._model = _lazy(self.path, h5, "model", _values)
+        self._cost = _lazy(self.path, h5, "cost", _values)
+        self._imputed = _lazy(self.path, h5, "cost_imputed", _values)
+        self.metric_attrs = _lazy(self.path, h5, "cost", _attrs)
 
     @classmethod
     def open(cls, path: Path | str) -> "NB201Table":
-        """Load the table at `path` into memory (about 6 MB)."""
+        """Open the table at `path`: architectures now, each column on first use (about 6 MB in all)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"NB201 table not found at {path}; build it with `hwevrsnas tables build`")
