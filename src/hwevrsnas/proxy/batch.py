@@ -59,10 +59,13 @@ class ProxyBatch:
         data = torch.load(Path(path), weights_only=True)
         return cls(data["images"], data["labels"], list(data["ref_grams"]), json.loads(data["meta"]))
 
-    def to(self, device: torch.device | str) -> "ProxyBatch":
-        """The same batch on another device."""
+    def to(self, device: torch.device | str, memory_format: torch.memory_format = torch.contiguous_format) -> "ProxyBatch":
+        """The same batch on another device, its images in `memory_format`."""
         return ProxyBatch(
-            self.images.to(device), self.labels.to(device), [g.to(device) for g in self.ref_grams], self.meta
+            self.images.to(device, memory_format=memory_format),
+            self.labels.to(device),
+            [g.to(device) for g in self.ref_grams],
+            self.meta,
         )
 
 

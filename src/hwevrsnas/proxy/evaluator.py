@@ -76,7 +76,9 @@ class ProxyEvaluator:
         self.space = space
         self.preset = preset
         self.device = torch.device(device)
-        self.batch = batch.to(self.device)
+        # channels_last: 1.6-1.8x faster convolutions on CPU (oneDNN) for these small-channel networks;
+        # the same protocol, only the float summation order differs (see scripts/bench_proxy.py).
+        self.batch = batch.to(self.device, memory_format=torch.channels_last)
         self.batch_checksum = batch.checksum
         self.cache = cache
         self.memo: dict[str, ProxyResult] = {}
@@ -113,7 +115,7 @@ class ProxyEvaluator:
             self.n_degenerate += 1
             return worst_result(STATUS_DEGENERATE, len(self.preset.taps))
         torch.manual_seed(self.preset.seed)
-        model = build_network(self.space, ops, self.preset).to(self.device)
+        model = build_network(self.space, ops, self.preset).to(self.device, memory_format=torch.channels_last)
         return train_and_score(model, self.batch, self.preset)
 
 
