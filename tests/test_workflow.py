@@ -3,6 +3,7 @@ tiny `.test` config end to end (in a temporary working directory, twice, and onc
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from hwevrsnas import workflow as W
+from hwevrsnas.search.cli import add_search_parser
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
@@ -153,7 +155,8 @@ def test_search_args():
     other = W.search_args(config, {**wildcards, "dataset": "cifar100"})
     assert other[other.index("--cost-dataset") + 1] == "cifar10"
     # every flag the workflow passes exists in the search CLI
-    flags = W.search_cli_flags()
+    parser = add_search_parser(argparse.ArgumentParser().add_subparsers())
+    flags = {option for action in parser._actions for option in action.option_strings}
     assert {a for a in args + ga if a.startswith("--")} <= flags
     assert W.search_inputs(config, wildcards).keys() == {"table", "batch", "sources"}
     assert W.search_inputs(config, {**wildcards, "method": "oracle"}).keys() == {"table"}

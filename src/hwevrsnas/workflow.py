@@ -454,18 +454,6 @@ def preset_identity(config: Mapping[str, Any], method: str) -> str:
     return get_preset(config["proxy"]["preset"]).digest
 
 
-@functools.lru_cache(maxsize=1)
-def search_cli_flags() -> frozenset[str]:
-    """The option strings `hwevrsnas search` accepts (argparse only, no torch)."""
-    import argparse
-
-    from hwevrsnas.search.cli import add_search_parser
-
-    parser = argparse.ArgumentParser()
-    sub = add_search_parser(parser.add_subparsers())
-    return frozenset(option for action in sub._actions for option in action.option_strings)
-
-
 # ---- config checks ------------------------------------------------------------------------------------------
 def apply_schema(config: dict[str, Any], schema_path: Path | str) -> dict[str, Any]:
     """Validate `config` against the YAML JSON schema and fill its defaults, as snakemake.utils.validate does."""
