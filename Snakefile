@@ -3,12 +3,12 @@
 #   snakemake --cores 2                                   # the default job (config/config.yaml); = make run
 #   snakemake --cores 2 --configfile config/presets/paper.yaml
 #   snakemake --profile profiles/slurm --configfile config/presets/paper.yaml
-#   snakemake results/slices/nb201_cifar10_fpga_latency.tsv   # one device's slice only
+#   snakemake --cores 2 results/slices/nb201_cifar10_fpga_latency.tsv   # one device's slice only
 #   snakemake --report report.html                        # = make report
 #
-# The grid logic lives in the package (hwevrsnas.workflow: grid expansion, paths, threshold labels,
-# search arguments, config checks), so it is unit-tested without Snakemake; rules/*.smk only declare
-# the rules, and workflow_scripts/*.py only unpack `snakemake` and call the package.
+# The grid logic lives in the package (hwevrsnas.workflow: layout, grid expansion, search
+# arguments, config checks, rule bodies), so it is unit-tested without Snakemake; rules/*.smk only
+# declare the rules, and workflow_scripts/*.py only unpack `snakemake` and call the package.
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
@@ -23,7 +23,8 @@ validate(config, "config/schema.yaml")
 
 from hwevrsnas import workflow as W
 
-# What the schema cannot express: devices of a space and metric, methods, presets, penalty forms.
+# What the schema cannot express: devices of a space and metric, methods, presets, GA knobs, and
+# (when the tables exist) every threshold against its cost column.
 try:
     W.check_config(config)
 except W.ConfigError as err:

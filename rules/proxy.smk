@@ -1,9 +1,8 @@
 # Stage 3, proxy: the proxy batch (built once, shared by every leaf and the study) and the fidelity study.
 #
-# The batch file's name is chosen by hwevrsnas.proxy.evaluator.load_or_build_batch
-# (resources/proxy/batch-<reference>-<digest>.pt, shared by presets with the same batch knobs), so the
-# rule's declared output is a stamp, resources/proxy/<preset>.batch.json, naming that file with its
-# checksums; the leaves depend on the stamp and pass --batch-dir resources/proxy, where they find it.
+# The batch file is named by the preset's batch knobs (Preset.batch_file_name), so presets that share
+# them share it; the leaves name it as an input and find it with --batch-dir. The rule always builds a
+# fresh file (Snakemake removes the old one first), so `--forcerun proxy_batch` repairs a damaged batch.
 
 
 rule proxy_batch:
@@ -11,17 +10,16 @@ rule proxy_batch:
     input:
         W.SOURCES_STAMP,
     output:
-        W.BATCH_STAMP,
+        W.BATCH,
     params:
         sources=lambda wc, input: os.path.dirname(input[0]),
-        batch_dir=lambda wc, output: os.path.dirname(output[0]),
-        digest=lambda wc: W.preset_identity({"proxy": {"preset": wc.preset}}, "hw-evrsnas"),
+        preset=config["proxy"]["preset"],
     conda:
         CONDA_ENV
     log:
-        "logs/proxy_batch/{preset}.log",
+        "logs/proxy_batch/batch-{reference}-{digest}.log",
     benchmark:
-        "benchmarks/proxy_batch/{preset}.tsv"
+        "benchmarks/proxy_batch/batch-{reference}-{digest}.tsv"
     script:
         "../workflow_scripts/proxy_batch.py"
 

@@ -1,17 +1,19 @@
 # Stage 4, search: one leaf per grid point (space x dataset x device x metric x threshold x method x seed).
 #
-# Every leaf shares resources/cache (proxy scores keyed by architecture, preset and batch, independent
-# of device and threshold), so an architecture scored by one leaf is never paid again by another.
-# The cache is not a declared output: concurrent leaves write it safely (one atomic file per score).
-# A leaf depends only on its own threshold label, so adding a threshold or device adds leaves and
-# reruns nothing else. Its params hold every search argument, so changing a GA knob, the penalty or
-# the preset (its knob digest) reruns exactly the leaves concerned.
+# Every leaf shares resources/cache (proxy scores keyed by isomorphism class, preset, batch and
+# platform, independent of device and threshold), so a class scored by one leaf is never paid again
+# by another. The cache is not a declared output: concurrent leaves write it safely (one atomic,
+# checksummed file per score). A leaf depends on its own threshold label, and on its slice's checked
+# thresholds file marked ancient (a bad threshold stops the slice first; adding a threshold or device
+# adds leaves and reruns nothing else). Its params hold the search arguments its method reads, so
+# changing a GA knob, the penalty or the preset (its knob digest) reruns exactly the leaves concerned.
 
 
 rule search:
     """Run one search; write its deterministic result and its timing sidecar."""
     input:
         unpack(lambda wc: W.search_inputs(config, wc)),
+        thresholds=ancient(W.THRESHOLDS),
     output:
         run=W.RUN,
         timing=W.TIMING,

@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from fakes import FakeEvaluator
 from hwevrsnas.analysis.collect import collect, find_run_files
-from hwevrsnas.analysis.report import add_aggregate_parser, aggregate
+from hwevrsnas.analysis.report import aggregate
+from hwevrsnas.cli import aggregate as aggregate_cli
 from hwevrsnas.analysis.statistics import bootstrap_ci, holm, paired_comparisons, wilcoxon_p
 from hwevrsnas.analysis.tables import PUBLISHED_SECONDS, cost_table, device_table, main_table, markdown, write_table
 from hwevrsnas.search.result import load_result, timing_path
@@ -28,28 +30,11 @@ SEEDS = (0, 1, 2)
 REPO = Path(__file__).resolve().parents[1]
 
 
-class FakeEvaluator:
-    """phi = 12-epoch validation accuracy / 100, 0.01 s per score."""
-
-    name = "fake"
-    space = "nb201"
-
-    def __init__(self, table) -> None:
-        self.table = table
-
-    def evaluate(self, ops: np.ndarray):
-        from hwevrsnas.proxy.trainer import ProxyResult
-
-        index = int(self.table.indices_of_ops(np.asarray(ops)[None])[0])
-        phi = float(self.table.accuracy(index, "cifar10", "valid_12ep")) / 100
-        return ProxyResult(phi, 0.0, [phi], 0.01)
-
-
 @pytest.fixture(scope="module")
 def runs(nb201, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """18 run files, 2 devices x 3 methods x 3 seeds at the median latency: runs/<device>/<method>/seed<k>.json."""
     from hwevrsnas.search.costs import CostModel
-    from hwevrsnas.search.ga import GAConfig
+    from hwevrsnas.search.config import GAConfig
     from hwevrsnas.search.result import Setting, run_search, write_result
 
     root = tmp_path_factory.mktemp("analysis") / "runs"
@@ -304,7 +289,7 @@ def test_aggregate_writes_every_file_and_is_reproducible(
 
     # Again, through the command line, into the same folders: byte-identical tables (and figures).
     parser = argparse.ArgumentParser()
-    add_aggregate_parser(parser.add_subparsers(dest="command"))
+    aggregate_cli.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args([
         "aggregate", "--runs-dir", str(runs), "--tables", str(nb201_h5.parent), "--out", str(out),
         "--plots", str(plots), "--study", str(study), "--benchmarks", str(tmp_path / "benchmarks"),

@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from hwevrsnas.proxy.batch import ProxyBatch, build_proxy_batch, select_lowest
+from hwevrsnas.proxy.batch import ProxyBatch, build_proxy_batch, reference_checkpoint, select_lowest
 from hwevrsnas.proxy.cache import ScoreCache, cache_key
 from hwevrsnas.proxy.data import load_png_folder
-from hwevrsnas.proxy.evaluator import ProxyEvaluator, reference_checkpoint
+from hwevrsnas.proxy.rsnas import ProxyEvaluator
 from hwevrsnas.proxy.presets import PRESETS, get_preset
 from hwevrsnas.proxy.reference import load_reference
-from hwevrsnas.proxy.trainer import STATUS_DEGENERATE, STATUS_NONFINITE, train_and_score
+from hwevrsnas.proxy.result import STATUS_DEGENERATE, STATUS_NONFINITE
+from hwevrsnas.proxy.trainer import train_and_score
 from hwevrsnas.spaces import nb201
+from hwevrsnas.spaces.nb201_network import NB201Network
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
@@ -82,7 +84,7 @@ def test_training_is_deterministic_and_learns(batch: ProxyBatch) -> None:
     results = []
     for steps in (0, 0, 8):
         torch.manual_seed(0)
-        results.append(train_and_score(nb201.NB201Network(ops, C=8, N=1), batch, _tiny(steps=steps)))
+        results.append(train_and_score(NB201Network(ops, C=8, N=1), batch, _tiny(steps=steps)))
     assert results[0].score == results[1].score and results[0].cka == results[1].cka
     assert 0.0 < results[0].score < 1.0 and results[0].status == "ok"
     assert results[2].loss < results[0].loss  # 8 SGD steps on one batch lower the training loss
@@ -91,14 +93,14 @@ def test_training_is_deterministic_and_learns(batch: ProxyBatch) -> None:
 
 def test_nonfinite_training_gives_worst_score_not_an_exception(batch: ProxyBatch) -> None:
     torch.manual_seed(0)
-    model = nb201.NB201Network(nb201.arch_to_ops(BEST), C=8, N=1)
+    model = NB201Network(nb201.arch_to_ops(BEST), C=8, N=1)
     result = train_and_score(model, batch, _tiny(steps=5, lr=1e12))
     assert result.status == STATUS_NONFINITE and result.score == 0.0
 
 
 def test_loss_score_variant(batch: ProxyBatch) -> None:
     torch.manual_seed(0)
-    result = train_and_score(nb201.NB201Network(nb201.arch_to_ops(BEST), C=8, N=1), batch, _tiny(score="loss"))
+    result = train_and_score(NB201Network(nb201.arch_to_ops(BEST), C=8, N=1), batch, _tiny(score="loss"))
     assert result.score == pytest.approx(np.exp(-result.loss))
 
 
@@ -122,7 +124,7 @@ def test_degenerate_cells_are_not_trained(batch: ProxyBatch) -> None:
     evaluator = ProxyEvaluator("nb201", _tiny(), batch)
     result = evaluator.evaluate(np.zeros(6, dtype=np.uint8))
     assert result.status == STATUS_DEGENERATE and result.score == 0.0 and result.seconds == 0.0
-    assert evaluator.n_degenerate == 1
+    assert evaluator.computed == 1
 
 
 def _writer(args: tuple[str, int]) -> None:

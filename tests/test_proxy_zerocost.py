@@ -15,7 +15,7 @@ from scipy.stats import spearmanr
 from hwevrsnas.proxy.batch import ProxyBatch
 from hwevrsnas.proxy.cache import ScoreCache
 from hwevrsnas.proxy.presets import Preset
-from hwevrsnas.proxy.trainer import STATUS_NONFINITE, STATUS_OK
+from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK
 from hwevrsnas.proxy.zerocost import (
     REFERENCE_SEED,
     SCORE_FUNCTIONS,
@@ -29,6 +29,8 @@ from hwevrsnas.proxy.zerocost import (
     synflow,
 )
 from hwevrsnas.spaces import fbnet, nb201
+from hwevrsnas.spaces.fbnet_network import FBNetNetwork
+from hwevrsnas.spaces.nb201_network import NB201Network
 
 SMALL = Preset(name="zc-test", C=8, N=1)
 NB201_ARCHS = [(3, 3, 3, 3, 3, 3), (2, 3, 1, 4, 3, 2), (1, 0, 3, 2, 4, 3), (4, 1, 1, 4, 1, 4)]
@@ -50,9 +52,9 @@ def _images(n: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(n, 3, 32, 32, generator=generator), torch.randint(0, 10, (n,), generator=generator)
 
 
-def _small_net(ops, seed: int = 0) -> nb201.NB201Network:
+def _small_net(ops, seed: int = 0) -> NB201Network:
     torch.manual_seed(seed)
-    return nb201.NB201Network(ops, C=SMALL.C, N=SMALL.N)
+    return NB201Network(ops, C=SMALL.C, N=SMALL.N)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def test_every_metric_is_a_finite_float_on_fbnet() -> None:
     images, labels = _images(4)
     ops = fbnet.sample(np.random.default_rng(1), 1)[0]
     torch.manual_seed(0)
-    model = fbnet.FBNetNetwork(ops, num_classes=10)
+    model = FBNetNetwork(ops, num_classes=10)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     for metric in ZERO_COST_METRICS:
         value = SCORE_FUNCTIONS[metric](model, images, labels)
@@ -92,7 +94,7 @@ def test_every_metric_is_a_finite_float_on_fbnet() -> None:
 def test_params_equal_analytic_count() -> None:
     for ops in NB201_ARCHS:
         assert params(_small_net(ops)) == pytest.approx(float(nb201.params_mb(ops, C=8, N=1)), abs=1e-12)
-        assert params(nb201.NB201Network(ops)) == pytest.approx(float(nb201.params_mb(ops)), abs=1e-12)
+        assert params(NB201Network(ops)) == pytest.approx(float(nb201.params_mb(ops)), abs=1e-12)
 
 
 def test_flops_analytic_for_nb201_and_hooks_agree_where_every_edge_is_computed() -> None:
@@ -153,7 +155,7 @@ def test_empirical_cdf_uses_less_or_equal() -> None:
 def test_evaluator_scores_caches_and_ranks(batch: ProxyBatch, tmp_path: Path) -> None:
     cache = ScoreCache(tmp_path / "cache")
     evaluator = ZeroCostEvaluator("nb201", "synflow", batch, cache=cache, reference_sample=12, preset=SMALL)
-    assert evaluator.name == "zc:synflow" and evaluator.space == "nb201"
+    assert evaluator.name == "zc:synflow" and evaluator.space.name == "nb201"
     results = [evaluator.evaluate(np.array(ops, dtype=np.uint8)) for ops in NB201_ARCHS]
     for result in results:
         assert result.status == STATUS_OK and not result.cached
@@ -240,7 +242,7 @@ def naslib_cifar10(mirror: Path) -> list[tuple[np.ndarray, dict]]:
 
 def test_params_equal_naslib_exactly(naslib_cifar10: list[tuple[np.ndarray, dict]]) -> None:
     for ops, entry in naslib_cifar10[:8]:
-        assert round(params(nb201.NB201Network(ops)), 6) == entry["params"]["score"]
+        assert round(params(NB201Network(ops)), 6) == entry["params"]["score"]
 
 
 def test_synflow_ranks_like_naslib(naslib_cifar10: list[tuple[np.ndarray, dict]]) -> None:
@@ -248,7 +250,7 @@ def test_synflow_ranks_like_naslib(naslib_cifar10: list[tuple[np.ndarray, dict]]
     ones = torch.ones(1, 3, 32, 32)
     for ops, entry in naslib_cifar10[:30]:
         torch.manual_seed(0)
-        ours.append(synflow(nb201.NB201Network(ops), ones))
+        ours.append(synflow(NB201Network(ops), ones))
         theirs.append(entry["synflow"]["score"])  # NASLib archives log(synflow)
     assert spearmanr(ours, theirs).statistic >= 0.9
     # Same init distribution, so even the values agree to within init noise.

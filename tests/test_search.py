@@ -13,41 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fakes import FakeEvaluator
+from hwevrsnas.cli import main as cli_main
 from hwevrsnas.proxy.evaluator import canonical_arch
-from hwevrsnas.proxy.trainer import ProxyResult
-from hwevrsnas.search import cli as search_cli
+from hwevrsnas.proxy.result import ProxyResult
 from hwevrsnas.search.baselines import mutate_one_gene, oracle, run_random, run_rea
+from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel
-from hwevrsnas.search.ga import GAConfig, SearchTracker, run_ga
+from hwevrsnas.search.ga import run_ga
+from hwevrsnas.search.tracker import SearchTracker
 from hwevrsnas.search.penalty import feasible, fitness, penalty
 from hwevrsnas.search.result import Setting, load_result, run_search, timing_path, write_result
 from hwevrsnas.spaces import fbnet as fbnet_space
 from hwevrsnas.spaces import nb201 as nb201_space
-
-
-class FakeEvaluator:
-    """phi = 12-epoch validation accuracy / 100 (NB201) or a fixed function of the ops (FBNet); memoised."""
-
-    def __init__(self, table=None, space: str = "nb201", seconds: float = 0.01) -> None:
-        self.name = "fake"
-        self.space = space
-        self.table = table
-        self.seconds = seconds
-        self.memo: dict[str, ProxyResult] = {}
-        self.calls = 0
-
-    def evaluate(self, ops: np.ndarray) -> ProxyResult:
-        self.calls += 1
-        key = canonical_arch(self.space, ops)
-        if key in self.memo:
-            return ProxyResult(**{**self.memo[key].__dict__, "cached": True})
-        if self.space == "nb201":
-            index = int(self.table.indices_of_ops(np.asarray(ops)[None])[0])
-            phi = float(self.table.accuracy(index, "cifar10", "valid_12ep")) / 100
-        else:
-            phi = float(np.cos(np.arange(len(ops)) * np.asarray(ops, dtype=float)).mean() + 1) / 2
-        self.memo[key] = ProxyResult(phi, 0.0, [phi], self.seconds)
-        return self.memo[key]
 
 
 @pytest.fixture(scope="module")
@@ -289,7 +267,7 @@ def test_random_search_and_rea_respect_the_budget(nb201, fpga: CostModel) -> Non
     random = run_random(evaluator, fpga, threshold, config, seed=0, progress=False)
     assert random.counters["unique_evaluations"] == 60 == evaluator.calls
     assert random.answer_feasible and random.answer.cost <= threshold
-    rea = run_rea(fpga, threshold, config, seed=0, progress=False)
+    rea = run_rea(None, fpga, threshold, config, seed=0, progress=False)
     assert rea.counters["unique_evaluations"] == 60 == len(rea.evaluations)  # distinct archs, not classes
     assert rea.answer_feasible
     assert rea.answer.phi == pytest.approx(nb201.accuracy(rea.answer.index, "cifar10", "valid_12ep") / 100)
@@ -326,7 +304,7 @@ def test_fbnet_search_and_oracle(tables_dir: Path) -> None:
         ("--method", "darts",
          "valid methods: hw-evrsnas, random, hw-evrsnas-params, rea-valid12, zc-synflow, zc-naswot, zc-params, oracle"),
         ("--preset", "huge", "valid presets: paper, quick, tiny"),
-        ("--penalty", "cubic", "valid penalty forms: one_sided_normalised, two_sided, unnormalised"),
+        ("--penalty", "cubic", "valid forms: one_sided_normalised, two_sided, unnormalised"),
     ],
 )
 def test_cli_rejects_bad_values(tables_dir: Path, tmp_path: Path, capsys, flag, value, listing) -> None:
@@ -335,7 +313,7 @@ def test_cli_rejects_bad_values(tables_dir: Path, tmp_path: Path, capsys, flag, 
     argv[flag] = value
     args = ["search", "--tables", str(tables_dir), "--quantile", "0.5", "--out", str(tmp_path / "r.json")]
     args += [item for pair in argv.items() for item in pair]
-    assert search_cli.main(args) == 2
+    assert cli_main(args) == 2
     err = capsys.readouterr().err
     assert f"'{value}'" in err and listing in err
     assert not (tmp_path / "r.json").exists()
@@ -344,7 +322,7 @@ def test_cli_rejects_bad_values(tables_dir: Path, tmp_path: Path, capsys, flag, 
 def test_cli_oracle_and_rea_end_to_end(nb201, tables_dir: Path, tmp_path: Path, capsys) -> None:
     common = ["search", "--tables", str(tables_dir), "--dataset", "cifar10", "--device", "fpga", "--metric", "latency"]
     out = tmp_path / "oracle.json"
-    assert search_cli.main([*common, "--threshold", "3.0", "--method", "oracle", "--out", str(out)]) == 0
+    assert cli_main([*common, "--threshold", "3.0", "--method", "oracle", "--out", str(out)]) == 0
     assert "oracle seed 0" in capsys.readouterr().out
     record = load_result(out)
     optimum = nb201.feasible_optimum("fpga_latency", 3.0, "cifar10")
@@ -353,22 +331,27 @@ def test_cli_oracle_and_rea_end_to_end(nb201, tables_dir: Path, tmp_path: Path, 
 
     out = tmp_path / "rea.json"
     argv = [*common, "--quantile", "0.5", "--method", "rea-valid12", "--budget", "40", "--seed", "2", "--out", str(out)]
-    assert search_cli.main(argv) == 0
+    assert cli_main(argv) == 0
     record = load_result(out)
     assert record["unique_evaluations"] == 40 and record["feasible"] is True
-    assert record["ga_config"]["tournament_size"] == 5 and record["ga_config"]["mutation_p"] == 0.1
+    # REA records the knobs it reads only: selection size, budget and what sets its default budget, the penalty.
+    assert record["ga_config"] == {
+        "population": 20, "generations": 50, "elites": 1, "budget": 40, "tournament_size": 5, "lam": 1.0,
+        "penalty": "one_sided_normalised",
+    }  # fmt: skip
     assert record["threshold"] == pytest.approx(nb201.thresholds("fpga_latency", [0.5], "cifar10")[0])
     assert record["setting"]["threshold_source"] == "quantile" and record["setting"]["quantile"] == 0.5
     first = out.read_bytes()
-    assert search_cli.main(argv) == 0 and out.read_bytes() == first
-    knobs = ["--tournament-size", "3", "--elites", "2", "--crossover-p", "0.7", "--mutation-p", "0.3"]
-    assert search_cli.main([*argv, *knobs]) == 0
+    assert cli_main(argv) == 0 and out.read_bytes() == first
+    # Knobs REA does not read change nothing, not even the file's bytes.
+    assert cli_main([*argv, "--crossover-p", "0.7", "--mutation-p", "0.3"]) == 0 and out.read_bytes() == first
+    assert cli_main([*argv, "--tournament-size", "3", "--elites", "2"]) == 0
     ga_config = load_result(out)["ga_config"]
-    assert [ga_config[k] for k in ("tournament_size", "elites", "crossover_p", "mutation_p")] == [3, 2, 0.7, 0.3]
+    assert [ga_config[k] for k in ("tournament_size", "elites")] == [3, 2] and "mutation_p" not in ga_config
 
     out = tmp_path / "fb.json"
     fb = ["search", "--tables", str(tables_dir), "--space", "fbnet", "--dataset", "cifar100", "--device", "fpga"]
-    assert search_cli.main([*fb, "--quantile", "0.5", "--method", "oracle", "--out", str(out)]) == 0
+    assert cli_main([*fb, "--quantile", "0.5", "--method", "oracle", "--out", str(out)]) == 0
     assert load_result(out)["status"] == "not_applicable"
 
 
@@ -380,14 +363,14 @@ def test_cli_tiny_proxy_search(mirror: Path, tables_dir: Path, tmp_path: Path) -
         "--device", "eyeriss", "--metric", "energy", "--quantile", "0.5", "--method", "hw-evrsnas",
         "--preset", "tiny", "--population", "4", "--generations", "2", "--threads", "1", "--accelerator", "cpu",
     ]  # fmt: skip
-    assert search_cli.main([*argv, "--out", str(tmp_path / "a" / "run.json")]) == 0
+    assert cli_main([*argv, "--out", str(tmp_path / "a" / "run.json")]) == 0
     record = load_result(tmp_path / "a" / "run.json")
     assert record["setting"]["preset"] == "tiny" and record["evaluator"]["name"] == "rsnas:tiny"
     assert 1 <= record["unique_evaluations"] <= 4 + 2 * 3
     assert record["fresh_evaluations"] == record["unique_evaluations"] and record["proxy_seconds"] > 0
     assert all(0.0 <= e["phi"] <= 1.0 for e in record["evaluated"])
     # The second run reads every score from the disk cache and writes the same file.
-    assert search_cli.main([*argv, "--out", str(tmp_path / "b" / "run.json")]) == 0
+    assert cli_main([*argv, "--out", str(tmp_path / "b" / "run.json")]) == 0
     assert (tmp_path / "a" / "run.json").read_bytes() == (tmp_path / "b" / "run.json").read_bytes()
     second = load_result(tmp_path / "b" / "run.json")
     assert second["evaluator_cache_hits"] == second["unique_evaluations"] and second["fresh_evaluations"] == 0

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from hwevrsnas.spaces import fbnet
+from hwevrsnas.spaces.fbnet_network import FBNetNetwork
 from hwevrsnas.spaces.fbnet import (
     LAYOUT,
     NUM_LAYERS,
     OPS,
     TAP_LAYERS,
     ArchError,
-    FBNetNetwork,
     arch_str,
     crossover,
     decode,

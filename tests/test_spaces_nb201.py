@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from hwevrsnas.spaces import nb201
+from hwevrsnas.spaces.nb201_network import NB201Cell, NB201Network
 from hwevrsnas.spaces.nb201 import (
     EDGES,
     NONE,
@@ -19,8 +20,6 @@ from hwevrsnas.spaces.nb201 import (
     OPS,
     SKIP,
     ArchError,
-    NB201Cell,
-    NB201Network,
     arch_codes,
     arch_to_ops,
     canonical_key,

@@ -143,4 +143,27 @@ def test_query_cli_json(nb201_h5: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert record["raspi4_latency"] == pytest.approx(10.4820, abs=1e-4)
     assert set(HW_NAMES) <= set(record)
     assert main(["query", "nb201", "--arch", "|bad~0|", "--tables", str(nb201_h5.parent)]) == 2
-    assert "unknown NB201 arch string" in capsys.readouterr().err
+    assert "malformed NB201 arch string '|bad~0|': 1 '+'-separated node(s), expected 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "arch,message",
+    [
+        ("-1", "NB201 index -1 is out of range: indices run from 0 to 15624"),
+        ("15625", "NB201 index 15625 is out of range"),
+        ("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|max_pool~2|", "unknown op 'max_pool' on the edge into node 3 from node 2"),
+        ("|nor_conv_3x3~0|+|none~0|none~0|+|none~0|none~1|none~2|", "edge 'none~0' into node 2 must read from node 1"),
+        ("|nor_conv_3x3~0|+|none~0|+|none~0|none~1|none~2|", "node 2 has 1 edge(s), expected 2"),
+    ],
+)
+def test_query_cli_says_what_is_malformed(
+    nb201_h5: Path, capsys: pytest.CaptureFixture[str], arch: str, message: str
+) -> None:
+    assert main(["query", "nb201", "--arch", arch, "--tables", str(nb201_h5.parent)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_query_rejects_a_dataset_fbnet_has_no_table_for(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    ops = ",".join(["k3_e1"] * 22)
+    assert main(["query", "fbnet", "--arch", ops, "--dataset", "cifar10", "--tables", str(tmp_path)]) == 2
+    assert "unknown dataset 'cifar10' for fbnet" in capsys.readouterr().err

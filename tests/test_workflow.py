@@ -1,5 +1,9 @@
 """The Snakemake workflow: grid logic (hwevrsnas.workflow), lint, dry runs, config errors, and the
-tiny `.test` config end to end (in a temporary working directory, twice, and once more from scratch)."""
+tiny `.test` config end to end (in a temporary working directory, twice, and once more from scratch).
+
+Configs get their defaults from Snakemake's own schema validation, as the Snakefile's do; without
+Snakemake the module is skipped.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,11 @@ import pytest
 import yaml
 
 from hwevrsnas import workflow as W
-from hwevrsnas.search.cli import add_search_parser
+from hwevrsnas.cli import search as search_cli
+from hwevrsnas.search.config import DEFAULTS
+from hwevrsnas.workflow import steps
+
+snakemake_utils = pytest.importorskip("snakemake.utils")
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
@@ -28,9 +36,15 @@ TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
+def with_defaults(config: dict) -> dict:
+    """A config with the schema's defaults filled in by Snakemake's validation, as the Snakefile sees it."""
+    snakemake_utils.validate(config, str(SCHEMA))
+    return config
+
+
 def load(path: Path) -> dict:
-    """A config file with the schema's defaults filled in, as the Snakefile sees it."""
-    return W.apply_schema(yaml.safe_load(path.read_text()), SCHEMA)
+    """A config file with the schema's defaults filled in."""
+    return with_defaults(yaml.safe_load(path.read_text()))
 
 
 def snakemake(*args: str | Path, workdir: Path, env: dict | None = None, timeout: int = 600):
@@ -116,16 +130,11 @@ def test_grid_expansion_counts():
     assert len(set(leaves)) == len(leaves)
     assert len(W.slices(config)) == 3
     assert len(W.run_targets(config)) == len(W.check_targets(config)) == 45
-    counts = W.job_counts(config)
-    assert counts["search"] == counts["evaluate"] == 45 and counts["thresholds"] == counts["slice"] == 3
-    assert sum(counts.values()) == expected_jobs(config)
     paper = load(PAPER_CONFIG)
-    assert sum(W.job_counts(paper).values()) == expected_jobs(paper)
     assert all(len(s.thresholds) == 9 for s in W.slices(paper).values())
     assert {leaf.seed for leaf in W.expand_grid(paper)} == {0, 1, 2}
     assert not any(leaf.space == "fbnet" and leaf.method in ("oracle", "rea-valid12") for leaf in W.expand_grid(paper))
-    tiny = load(TEST_CONFIG)
-    assert len(W.expand_grid(tiny)) == 3 and sum(W.job_counts(tiny).values()) == expected_jobs(tiny)
+    assert len(W.expand_grid(load(TEST_CONFIG))) == 3
 
 
 def test_duplicate_entries_merge_thresholds():
@@ -147,15 +156,21 @@ def test_search_args():
     assert args[args.index("--quantile") + 1] == "0.5"
     assert args[args.index("--budget") + 1] == "6"  # search.overrides.random
     assert args[args.index("--population") + 1] == "4" and args[args.index("--preset") + 1] == "tiny"
+    assert "--mutation-p" not in args and "--tournament-size" not in args  # random search does not read them
     ga = W.search_args(config, {**wildcards, "method": "hw-evrsnas", "threshold": "v3.5"})
     assert "--budget" not in ga and ga[ga.index("--threshold") + 1] == "3.5"
     assert "--cost-dataset" not in ga and ga[ga.index("--tournament-size") + 1] == "5"
+    oracle = W.search_args(config, {**wildcards, "method": "oracle"})
+    assert not {a for a in oracle if a.startswith("--")} & {knob.flag for knob in search_cli.KNOBS.values()}
+    assert "--preset" not in oracle and "--batch-dir" not in oracle
     config["grid"][0]["cost_dataset"] = "cifar10"
     config["grid"][0]["dataset"] = "cifar100"
     other = W.search_args(config, {**wildcards, "dataset": "cifar100"})
     assert other[other.index("--cost-dataset") + 1] == "cifar10"
     # every flag the workflow passes exists in the search CLI
-    parser = add_search_parser(argparse.ArgumentParser().add_subparsers())
+    sub = argparse.ArgumentParser().add_subparsers()
+    search_cli.add_parser(sub)
+    parser = sub.choices["search"]
     flags = {option for action in parser._actions for option in action.option_strings}
     assert {a for a in args + ga if a.startswith("--")} <= flags
     assert W.search_inputs(config, wildcards).keys() == {"table", "batch", "sources"}
@@ -175,6 +190,27 @@ def test_ga_knobs_reach_the_search_cli():
         W.check_config(config)
 
 
+def test_integral_float_knobs_become_integers_and_fractional_ones_are_rejected():
+    config = load(TEST_CONFIG)
+    config["search"]["population"] = 4.0
+    config["search"]["overrides"]["random"]["budget"] = 6.0
+    W.check_config(config)
+    args = W.search_args(config, W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "random", 0).wildcards())
+    assert args[args.index("--population") + 1] == "4" and args[args.index("--budget") + 1] == "6"
+    config["search"]["population"] = 4.5
+    with pytest.raises(W.ConfigError, match=r"search\.population.*integer.*4\.5"):
+        W.check_config(config)
+
+
+def test_a_knob_reruns_only_the_leaves_that_read_it():
+    config = load(TEST_CONFIG)
+    changed = copy.deepcopy(config)
+    changed["search"]["mutation_p"] = 0.3
+    for method, reruns in (("hw-evrsnas", True), ("random", False), ("rea-valid12", False), ("oracle", False)):
+        wildcards = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", method, 0).wildcards()
+        assert (W.search_args(config, wildcards) != W.search_args(changed, wildcards)) == reruns, method
+
+
 def _walk(schema: dict, where: str):
     for name, sub in (schema.get("properties") or {}).items():
         yield f"{where}.{name}", sub
@@ -188,16 +224,21 @@ def _walk(schema: dict, where: str):
 def test_schema_documents_every_key():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert schema["$schema"].endswith("2020-12/schema")
-    keys = list(_walk(schema, ""))
-    assert len(keys) > 40
-    for key, sub in keys:
+    for key, sub in _walk(schema, ""):
         assert "description" in sub and "default" in sub, key
         if sub.get("type") == "object" or "properties" in sub:
             assert sub.get("additionalProperties") is not True, key
-    defaults = W.apply_schema({}, SCHEMA)
+    defaults = with_defaults({})
     W.check_config(defaults)
-    assert defaults["search"]["population"] == 20 and defaults["proxy"]["preset"] == "paper"
+    assert defaults["proxy"]["preset"] == "paper"
     assert defaults["mirror"] is None and defaults["grid"][0]["thresholds"]["quantiles"][0] == 0.1
+
+
+def test_schema_defaults_are_the_search_config_defaults():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    search = schema["properties"]["search"]["properties"]
+    assert {name: search[name]["default"] for name in DEFAULTS} == DEFAULTS
+    assert set(schema["$defs"]["ga_overrides"]["properties"]) == set(DEFAULTS)
 
 
 @pytest.mark.parametrize(
@@ -205,8 +246,18 @@ def test_schema_documents_every_key():
     [
         ({"seedz": [0]}, r"seedz"),
         ({"search": {"populaton": 3}}, r"populaton"),
-        ({"grid": [{"devices": ["fpga"], "thresholds": {"values": [-1.0]}}]}, r"grid\[0\]\.thresholds\.values\[0\].*-1\.0"),
-        ({"grid": [{"devices": ["fpga"], "thresholds": {"quantiles": [1.5]}}]}, r"quantiles\[0\].*1\.5"),
+        ({"grid": [{"devices": ["fpga"], "thresholds": {"values": [-1.0]}}]}, r"-1\.0"),
+        ({"grid": [{"devices": ["fpga"], "thresholds": {"quantiles": [1.5]}}]}, r"1\.5"),
+    ],
+)
+def test_schema_names_the_key(change, message):
+    with pytest.raises(Exception, match=message):
+        with_defaults(change)
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
         ({"grid": [{"devices": ["fpga", "toaster"]}]}, r"grid\[0\]\.devices\[1\].*'toaster'"),
         ({"grid": [{"devices": ["pi5_litert"]}]}, r"grid\[0\]\.devices\[0\].*no latency costs for 'cifar10'"),
         ({"grid": [{"space": "fbnet", "dataset": "cifar100", "devices": ["fpga"]}]}, r"grid\[0\]\.methods.*oracle"),
@@ -217,7 +268,13 @@ def test_schema_documents_every_key():
 )
 def test_check_config_names_the_key(change, message):
     with pytest.raises(W.ConfigError, match=message):
-        W.check_config(W.apply_schema(change, SCHEMA))
+        W.check_config(with_defaults(change))
+
+
+def test_thresholds_are_checked_against_existing_tables(nb201_h5):
+    config = with_defaults({"grid": [{"devices": ["fpga"], "thresholds": {"quantiles": [0.5], "values": [0.0001, 3.0]}}]})
+    errors = W.threshold_errors(config, nb201_h5.parent)
+    assert len(errors) == 1 and "grid[0].thresholds.values[0]" in errors[0] and "below every architecture" in errors[0]
 
 
 def test_plot_and_table_names():
@@ -231,14 +288,8 @@ def test_plot_and_table_names():
     assert W.energy_settings({"energy": {"enabled": False}}) is None
 
 
-def test_fbnet_devices_match_the_tables():
-    from hwevrsnas.tables.fbnet import DEVICES
-
-    assert tuple(sorted(DEVICES)) == W.FBNET_DEVICES
-
-
 def test_study_argv():
-    run, summarise = W.study_argv({"n": 50, "seed": 0, "variants": ["quick=quick"]}, "cpu", "results/fidelity", 2)
+    run, summarise = steps.study_argv({"n": 50, "seed": 0, "variants": ["quick=quick"]}, "cpu", "results/fidelity", 2)
     assert run[:2] == ["study", "run"] and run[run.index("--variant") + 1] == "quick=quick"
     assert run[run.index("--workers") + 1] == "2" and summarise[:2] == ["study", "summarise"]
     from hwevrsnas.cli import build_parser
@@ -259,7 +310,7 @@ def test_dry_run_plans_the_grid(tmp_path):
     proc = snakemake("-n", "--cores", "2", "--configfile", DEFAULT_CONFIG, workdir=tmp_path)
     assert proc.returncode == 0, output(proc)
     config = load(DEFAULT_CONFIG)
-    assert job_total(output(proc)) == expected_jobs(config) == sum(W.job_counts(config).values())
+    assert job_total(output(proc)) == expected_jobs(config)
 
 
 @pytest.mark.parametrize("profile", ["local", "slurm", "cluster-generic"])
@@ -372,12 +423,12 @@ def test_check_result_catches_a_tampered_result(tiny_run, tmp_path):
     tables = workdir / W.TABLES_DIR
     good = tmp_path / "good.json"
     good.write_text(json.dumps(record))
-    assert W.check_result(good, tables, leaf, tmp_path / "good.check.json")["ok"]
+    assert steps.check_leaf(good, tables, leaf, tmp_path / "good.check.json")["ok"]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**record, "regret": record["regret"] + 1.0, "feasible": not record["feasible"]}))
     with pytest.raises(RuntimeError, match="feasible.*regret|regret.*feasible"):
-        W.check_result(bad, tables, leaf, tmp_path / "bad.check.json")
+        steps.check_leaf(bad, tables, leaf, tmp_path / "bad.check.json")
     assert not (tmp_path / "bad.check.json").exists()
     wrong_leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0)
     with pytest.raises(RuntimeError, match="threshold"):
-        W.check_result(good, tables, wrong_leaf, tmp_path / "wrong.check.json")
+        steps.check_leaf(good, tables, wrong_leaf, tmp_path / "wrong.check.json")

@@ -1,7 +1,7 @@
-"""`script:` of rule proxy_batch: build (or find) the preset's proxy batch, write its stamp."""
+"""`script:` of rule proxy_batch: build the config preset's proxy batch into the rule's output."""
 
-from hwevrsnas import workflow
+from hwevrsnas.workflow import steps
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-with workflow.script_logging(smk.log[0]):
-    workflow.build_proxy_batch(smk.wildcards.preset, smk.params.sources, smk.params.batch_dir, smk.output[0])
+with steps.script_logging(smk.log[0]):
+    steps.build_proxy_batch(smk.params.preset, smk.params.sources, smk.output[0])

@@ -22,7 +22,6 @@ arguments give byte-identical tables and figures.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -90,8 +89,7 @@ def _fidelity(study_dir: Path, out_dir: Path, plots_dir: Path) -> list[Path]:
         scores = pd.read_csv(scores_path)
         seconds_path = study_dir / "seconds.csv"
         seconds = pd.read_csv(seconds_path) if seconds_path.is_file() else pd.DataFrame(index=scores.index)
-        scores = study.add_rank_combinations(scores)
-        summary = study.summarise(scores[study.proxy_columns(scores)], scores["accuracy"], seconds, seed=0)
+        summary, scores = study.summarise_scores(scores, seconds, seed=0)
     else:
         log.info("no summary.csv or scores.csv in %s: fidelity table skipped", study_dir)
         return written
@@ -180,40 +178,4 @@ def aggregate(
     return written
 
 
-def add_aggregate_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the `aggregate` subcommand to an argparse subparsers object."""
-    p = subparsers.add_parser("aggregate", help="result tables and figures from search run files")
-    runs = p.add_mutually_exclusive_group(required=True)
-    runs.add_argument("--runs", nargs="+", metavar="FILE", help="run files (not their .timing.json sidecars)")
-    runs.add_argument("--runs-dir", metavar="DIR", help="every *.json run file under DIR (sidecars skipped)")
-    p.add_argument("--tables", default="resources/tables", help="tables directory (default: %(default)s)")
-    p.add_argument("--out", default="results/tables", help="table folder (default: %(default)s)")
-    p.add_argument("--plots", default="results/plots", help="figure folder (default: %(default)s)")
-    p.add_argument("--study", help="fidelity study folder with summary.csv or scores.csv (optional)")
-    p.add_argument("--benchmarks", help="Snakemake benchmark folder: <DIR>/search/<run path>.tsv (optional)")
-    p.add_argument("--power-watts", type=float, default=DEFAULT_ENERGY["power_watts"],
-                   help="assumed power draw of the search machine, W (default: %(default)s)")  # fmt: skip
-    p.add_argument("--grid-gco2-per-kwh", type=float, default=DEFAULT_ENERGY["grid_gco2_per_kwh"],
-                   help="grid carbon intensity, gCO2/kWh (default: %(default)s, IEA 2019 world average)")  # fmt: skip
-    p.set_defaults(func=cmd_aggregate)
-    return p
-
-
-def cmd_aggregate(args: argparse.Namespace) -> int:
-    """Collect the run files, write the tables and figures, print what was written."""
-    run_files = [Path(p) for p in args.runs] if args.runs else find_run_files(args.runs_dir)
-    if not run_files:
-        raise FileNotFoundError(f"no run files (*.json) under {args.runs_dir}")
-    energy = {"power_watts": args.power_watts, "grid_gco2_per_kwh": args.grid_gco2_per_kwh}
-    written = aggregate(
-        run_files, Path(args.tables), Path(args.out), Path(args.plots), energy=energy,
-        study_dir=Path(args.study) if args.study else None,
-        benchmarks_dir=Path(args.benchmarks) if args.benchmarks else None,
-    )  # fmt: skip
-    print(f"aggregated {len(run_files)} runs -> {len(written)} files:")
-    for path in written:
-        print(f"  {path}")
-    return 0
-
-
-__all__ = ["add_aggregate_parser", "aggregate", "cmd_aggregate", "read_benchmarks"]
+__all__ = ["aggregate", "read_benchmarks"]

@@ -13,12 +13,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from hwevrsnas.analysis import DEFAULT_ENERGY
 from hwevrsnas.analysis.collect import SETTING_KEYS
 from hwevrsnas.analysis.statistics import bootstrap_ci
 from hwevrsnas.atomic import write_text
-from hwevrsnas.search.result import TABLE_METHODS
+from hwevrsnas.search.methods import METHODS
 
-DEFAULT_ENERGY = {"power_watts": 65.0, "grid_gco2_per_kwh": 475.0}
 CROSS_HARDWARE = "cross-hardware comparison (different machines)"
 # METHOD.md section 5: published search seconds (RMI-NAS and the NB201 baselines on one GPU;
 # HW-EvRSNAS as quoted by MO-HDNAS: 20.9 GPU-hours for nine constraints, about 2.3 GPU-hours each).
@@ -193,7 +193,7 @@ def cost_table(
         row["cold_seconds_total"] = float(part["cold_seconds"].sum())
         row["energy_kwh_total"] = row["cold_seconds_total"] * power["power_watts"] / 3.6e6
         row["co2_g_total"] = row["energy_kwh_total"] * power["grid_gco2_per_kwh"]
-        table_method = bool(part["method"].isin(TABLE_METHODS).all())
+        table_method = not any(METHODS[m].uses_proxy for m in part["method"].unique() if m in METHODS)
         for name, published in PUBLISHED_SECONDS.items():
             row[_ratio_column(name)] = math.nan if table_method or not seconds > 0 else published / seconds
         rows.append(row)
@@ -222,7 +222,8 @@ def cost_table(
         f"(> 1: faster than published). This is a {CROSS_HARDWARE}: the published numbers are GPU searches on "
         "other hardware, "
         + "; ".join(f"{n} {PUBLISHED_SECONDS[n]:,.0f} s ({PUBLISHED_NOTES[n]})" for n in PUBLISHED_SECONDS) + ".",
-        f"Table methods ({', '.join(TABLE_METHODS)}) only look costs and accuracies up in the NB201 table: "
+        f"Table methods ({', '.join(m for m, spec in METHODS.items() if not spec.uses_proxy)}) only look costs "
+        "and accuracies up in the NB201 table: "
         "no ratio is given for them.",
     ]  # fmt: skip
     if not bench.empty:

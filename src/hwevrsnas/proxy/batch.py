@@ -7,6 +7,10 @@ be decided by sort order; here the cross-entropy is computed in float64 from the
 which separates them, and any remaining tie goes to the earlier position in the seeded pool draw.
 With `class_balanced`, each class contributes its floor(batch_size / 10) lowest and the rest of the
 batch is filled with the lowest remaining ones.
+
+The batch is built with torch's intra-op threads pinned (proxy.determinism), so its tensors are the
+same bytes however many threads the caller uses; its file records the sha256 of those tensors
+(`checksum`) and of the reference checkpoint, and `load` refuses a file whose tensors do not match.
 """
 
 from __future__ import annotations
@@ -23,8 +27,12 @@ import torch
 from torch import Tensor, nn
 
 from hwevrsnas.atomic import write_bytes
+from hwevrsnas.errors import DamagedFile, MissingFile
 from hwevrsnas.proxy.cka import centered_gram
 from hwevrsnas.proxy.data import augment, to_tensor
+from hwevrsnas.proxy.determinism import pinned_threads
+
+REBUILD = "delete it and rerun (it is rebuilt from the sources), or in the workflow `snakemake --forcerun proxy_batch`"
 
 
 @dataclass
@@ -44,20 +52,36 @@ class ProxyBatch:
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
+    @property
+    def reference_checksum(self) -> str | None:
+        """sha256 of the reference checkpoint the Grams came from (None for a batch built from a model in memory)."""
+        return self.meta.get("reference_sha256")
+
     def save(self, path: Path) -> None:
-        """Write the batch atomically (torch tensors plus JSON metadata)."""
+        """Write the batch atomically (torch tensors plus JSON metadata holding the tensors' checksum)."""
+        meta = {**self.meta, "checksum": self.checksum}
         buffer = io.BytesIO()
         torch.save(
-            {"images": self.images, "labels": self.labels, "ref_grams": self.ref_grams, "meta": json.dumps(self.meta)},
+            {"images": self.images, "labels": self.labels, "ref_grams": self.ref_grams, "meta": json.dumps(meta)},
             buffer,
         )
         write_bytes(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> "ProxyBatch":
-        """Read a batch written by `save`."""
-        data = torch.load(Path(path), weights_only=True)
-        return cls(data["images"], data["labels"], list(data["ref_grams"]), json.loads(data["meta"]))
+        """Read a batch written by `save`; DamagedFile when it is unreadable or its tensors fail the checksum."""
+        path = Path(path)
+        if not path.is_file():
+            raise MissingFile(f"proxy batch {path} not found; build it with `hwevrsnas proxy` or the workflow")
+        try:
+            data = torch.load(path, weights_only=True)
+            batch = cls(data["images"], data["labels"], list(data["ref_grams"]), json.loads(data["meta"]))
+        except (EOFError, RuntimeError, KeyError, TypeError, ValueError, OSError) as err:
+            raise DamagedFile(path, f"unreadable proxy batch ({type(err).__name__}: {err})", REBUILD) from err
+        expected, actual = batch.meta.pop("checksum", None), batch.checksum
+        if expected != actual:
+            raise DamagedFile(path, f"content checksum mismatch: expected {expected}, got {actual}", REBUILD)
+        return batch
 
     def to(self, device: torch.device | str, memory_format: torch.memory_format = torch.contiguous_format) -> "ProxyBatch":
         """The same batch on another device, its images in `memory_format`."""
@@ -91,6 +115,14 @@ def build_proxy_batch(
     class_balanced: bool = False,
 ) -> ProxyBatch:
     """Draw the seeded augmented pool, score it with the reference, keep the lowest-loss batch with its tap Grams."""
+    with pinned_threads():
+        return _build(images, labels, reference, pool_size, batch_size, seed, class_balanced)
+
+
+def _build(
+    images: np.ndarray, labels: np.ndarray, reference: nn.Module, pool_size: int, batch_size: int, seed: int,
+    class_balanced: bool,
+) -> ProxyBatch:
     if pool_size > len(images):
         raise ValueError(f"pool_size {pool_size} exceeds the {len(images)} training images available")
     rng = np.random.default_rng(seed)
@@ -116,3 +148,51 @@ def build_proxy_batch(
         "tie_break": "float64 cross-entropy, then pool position",
     }
     return ProxyBatch(batch_images, pool_labels[keep].clone(), grams, meta)
+
+
+def reference_checkpoint(sources: Path, reference: str) -> Path:
+    """The pinned checkpoint file of a reference model (e.g. 'resnet20') under a sources directory."""
+    from hwevrsnas.errors import UnknownName
+    from hwevrsnas.tables.sources import load_manifest
+
+    names = [key for key in load_manifest() if Path(key).name.startswith(f"{reference}-")]
+    if not names:
+        valid = sorted(Path(k).name.split("-")[0] for k in load_manifest() if k.endswith(".th"))
+        raise UnknownName(f"unknown reference model {reference!r}; valid: {', '.join(valid)}")
+    return Path(sources) / names[0]
+
+
+def make_proxy_batch(preset: Any, sources: Path) -> ProxyBatch:
+    """Build a preset's proxy batch from the fetched sources (CIFAR-10 training images, the reference checkpoint)."""
+    from hwevrsnas.proxy.data import IMAGE_FOLDER, load_cifar10
+    from hwevrsnas.proxy.reference import load_reference
+    from hwevrsnas.tables.sources import load_manifest, require_sources
+
+    checkpoint = reference_checkpoint(sources, preset.reference)
+    require_sources(sources, [IMAGE_FOLDER, str(checkpoint.relative_to(sources))])
+    depth = int(preset.reference.removeprefix("resnet"))
+    reference = load_reference(depth, checkpoint)
+    images, labels = load_cifar10(Path(sources) / IMAGE_FOLDER, "train")
+    batch = build_proxy_batch(
+        images, labels, reference, preset.pool_size, preset.batch_size, preset.seed, preset.class_balanced
+    )
+    pinned = load_manifest()[str(checkpoint.relative_to(sources))].sha256
+    batch.meta.update(reference=preset.reference, checkpoint=checkpoint.name, reference_sha256=pinned)
+    return batch
+
+
+def batch_path(preset: Any, batch_dir: Path) -> Path:
+    """Where a preset's batch is kept in a batch folder (Preset.batch_file_name)."""
+    return Path(batch_dir) / preset.batch_file_name
+
+
+def load_or_build_batch(preset: Any, sources: Path, batch_dir: Path | None) -> ProxyBatch:
+    """The preset's proxy batch: read from batch_dir (checked) when there, else built and, with a batch_dir, kept."""
+    if not batch_dir:
+        return make_proxy_batch(preset, Path(sources))
+    path = batch_path(preset, Path(batch_dir))
+    if path.is_file():
+        return ProxyBatch.load(path)
+    batch = make_proxy_batch(preset, Path(sources))
+    batch.save(path)
+    return batch

@@ -1,24 +1,33 @@
-"""A score cache shared by processes: one small JSON file per key, written atomically.
+"""A score cache shared by processes: one small JSON file per key, written atomically, checked when read.
 
 One file per entry (not one database) because Snakemake jobs on a cluster may share the cache
 over a network file system, where file renames are atomic but SQLite locking is not reliable.
 A writer renames a complete temporary file into place, so a reader sees either nothing or the
 whole record, concurrent writers of the same key write the same content, and an interrupted
 run loses only the entry it was writing.
+
+Every record stores its own key and the sha256 of its canonical JSON (integrity.record_checksum).
+An entry that does not parse, belongs to another key or fails its checksum is never trusted: `get`
+logs a warning naming the file and answers "not cached", so the caller computes the score again
+and `put` replaces the entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from hwevrsnas.atomic import write_text
+from hwevrsnas.integrity import record_checksum
+
+log = logging.getLogger(__name__)
 
 
 def cache_key(**parts: Any) -> str:
-    """A stable hex key for everything that determines a score (space, canonical arch, preset hash, ...)."""
+    """A stable hex key for everything that determines a score (space, class, preset digest, checksums, ...)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -28,23 +37,48 @@ class ScoreCache:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self.rejected = 0
 
-    def _path(self, key: str) -> Path:
+    def path(self, key: str) -> Path:
+        """The file of a key."""
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored record for `key`, or None."""
+        """The stored record for `key` (without the bookkeeping keys), or None when absent or damaged."""
+        path = self.path(key)
         try:
-            return json.loads(self._path(key).read_text())
+            text = path.read_text()
         except FileNotFoundError:
             return None
+        problem = None
+        try:
+            stored = json.loads(text)
+            if not isinstance(stored, dict):
+                problem = "not a JSON object"
+            elif stored.get("key") != key:
+                problem = f"it belongs to key {stored.get('key')!r}"
+            elif stored.get("checksum") != record_checksum(stored):
+                problem = "its checksum does not match its content"
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as err:
+            problem = f"it does not parse ({err})"
+        if problem:
+            return self.reject(key, problem)
+        return stored["record"]
+
+    def reject(self, key: str, problem: str) -> None:
+        """Log that an entry cannot be trusted (it will be recomputed and replaced); returns None."""
+        self.rejected += 1
+        log.warning("score cache entry %s ignored, %s: recomputing it", self.path(key), problem)
+        return None
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Store `record` under `key` (atomic; the last writer of identical content wins harmlessly)."""
-        write_text(self._path(key), json.dumps(record, sort_keys=True))
+        stored = {"key": key, "record": record}
+        stored["checksum"] = record_checksum(stored)
+        write_text(self.path(key), json.dumps(stored, sort_keys=True, allow_nan=False))
 
     def __contains__(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return self.path(key).is_file()
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("??/*.json"))

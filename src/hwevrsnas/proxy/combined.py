@@ -17,45 +17,63 @@ go through the same score cache as every other proxy score, so a sweep pays for 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from hwevrsnas.proxy.evaluator import ProxyEvaluator
-from hwevrsnas.proxy.trainer import STATUS_OK, WORST_SCORE, ProxyResult
+from hwevrsnas.errors import InputError
+from hwevrsnas.proxy.evaluator import Evaluator
+from hwevrsnas.proxy.result import STATUS_OK, WORST_SCORE, ProxyResult
 from hwevrsnas.proxy.zerocost import REFERENCE_SEED, ZeroCostEvaluator, empirical_cdf
 
 
-class RankMeanEvaluator:
+class RankMeanEvaluator(Evaluator):
     """phi = mean of the proxy's and #params' empirical CDF ranks over the zero-cost reference sample."""
 
-    def __init__(self, proxy: ProxyEvaluator, params: ZeroCostEvaluator) -> None:
+    kind = "rank-mean"
+
+    def __init__(self, proxy: Evaluator, params: ZeroCostEvaluator) -> None:
         if params.metric != "params":
-            raise ValueError(f"the rank partner must be the params evaluator, got {params.metric!r}")
-        if proxy.space != params.space:
-            raise ValueError(f"proxy space {proxy.space!r} differs from the params evaluator's {params.space!r}")
-        self.name = f"{proxy.name}+params"
-        self.space = proxy.space
-        self.preset = proxy.preset
-        self.batch_checksum = proxy.batch_checksum
+            raise InputError(f"the rank partner must be the params evaluator, got {params.metric!r}")
+        if proxy.space.name != params.space.name:
+            raise InputError(f"proxy space {proxy.space.name!r} differs from the params evaluator's {params.space.name!r}")
+        # No cache of its own: both members cache their scores, and this combination is cheap.
+        super().__init__(proxy.space, cache=None)
+        self.preset = getattr(proxy, "preset", None)
+        self.batch_checksum = getattr(proxy, "batch_checksum", None)
         self.proxy = proxy
         self.params = params
         self.reference_sample = params.reference_sample
-        self.reference_seconds = 0.0
+        # The reference sample's proxy scores are part of this method's cost (as if run alone).
+        self.setup_evaluations = 0
+        self.setup_seconds = 0.0
         self._reference: np.ndarray | None = None
 
+    @property
+    def name(self) -> str:
+        """`<proxy name>+params`."""
+        return f"{self.proxy.name}+params"
+
+    def identity(self) -> dict[str, Any]:
+        """Both members' identities."""
+        return {"kind": self.kind, "proxy": self.proxy.identity(), "params": self.params.identity()}
+
     def reference(self) -> np.ndarray:
-        """Sorted proxy scores of the reference sample (computed once; each score through the cache)."""
+        """Sorted proxy scores of the reference sample (computed once; each score through the proxy's cache)."""
         if self._reference is None:
-            results = [self.proxy.evaluate(ops) for ops in self.params.reference_ops()]
-            self.reference_seconds = float(sum(r.seconds for r in results))
+            sample = self.params.reference_ops()
+            results = self.proxy.evaluate_many(sample)
+            first = {self.space.canonical_key(ops): result for ops, result in reversed(list(zip(sample, results)))}
+            self.setup_evaluations = len(first)
+            self.setup_seconds = float(sum(result.seconds for result in first.values()))
             scores = [r.score if r.status == STATUS_OK and math.isfinite(r.score) else -math.inf for r in results]
             self._reference = np.sort(np.asarray(scores, dtype=np.float64))
         return self._reference
 
-    def evaluate(self, ops: np.ndarray) -> ProxyResult:
-        """Score one architecture: the proxy's result with phi replaced by the rank mean."""
-        result = self.proxy.evaluate(ops)
-        params = self.params.evaluate(ops)
+    def compute(self, representative: np.ndarray) -> ProxyResult:
+        """The proxy's result with phi replaced by the rank mean."""
+        result = self.proxy.evaluate(representative)
+        params = self.params.evaluate(representative)
         proxy_rank = empirical_cdf(self.reference(), result.score) if result.status == STATUS_OK else None
         score = WORST_SCORE if proxy_rank is None else (proxy_rank + params.score) / 2.0
         extra = {
@@ -67,12 +85,6 @@ class RankMeanEvaluator:
             "reference_seed": REFERENCE_SEED,
         }
         return ProxyResult(
-            score=score,
-            loss=result.loss,
-            cka=result.cka,
-            seconds=result.seconds + params.seconds,
-            status=result.status,
-            raw=result.score,
-            cached=result.cached,
-            extra=extra,
-        )
+            score=score, loss=result.loss, cka=result.cka, seconds=result.seconds + params.seconds,
+            status=result.status, raw=result.score, cached=result.cached, extra=extra,
+        )  # fmt: skip

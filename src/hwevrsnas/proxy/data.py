@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from hwevrsnas.proxy.reference import NORMALIZE_MEAN, NORMALIZE_STD
+from hwevrsnas.errors import DamagedFile
+from hwevrsnas.proxy.reference import NORMALIZE_MEAN, NORMALIZE_STD, REFETCH
 
 # The official CIFAR-10 label order (batches.meta of the python archive).
 CLASSES: tuple[str, ...] = (
@@ -46,8 +47,11 @@ _FOOLBOX_NAME = re.compile(r"cifar10_(\d+)_(\d+)\.png")
 
 
 def _read_image(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        array = np.asarray(image.convert("RGB"))
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as err:  # PIL's errors for truncated or corrupt files
+        raise DamagedFile(path, f"unreadable image ({err})", REFETCH) from err
     if array.shape != IMAGE_SHAPE:
         raise ValueError(f"{path}: expected a 32x32 RGB image, got shape {array.shape}")
     return array

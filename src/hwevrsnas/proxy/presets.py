@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from hwevrsnas.errors import InputError, UnknownName
+
 SCORES = ("cka", "loss")
 
 
@@ -34,14 +36,14 @@ class Preset:
 
     def __post_init__(self) -> None:
         if self.score not in SCORES:
-            raise ValueError(f"preset {self.name!r}: score must be one of {SCORES}, got {self.score!r}")
+            raise InputError(f"preset {self.name!r}: score must be one of {SCORES}, got {self.score!r}")
         if not self.taps or any(t not in (0, 1, 2) for t in self.taps):
-            raise ValueError(f"preset {self.name!r}: taps must be a non-empty subset of (0, 1, 2), got {self.taps}")
+            raise InputError(f"preset {self.name!r}: taps must be a non-empty subset of (0, 1, 2), got {self.taps}")
         if self.batch_size > self.pool_size:
-            raise ValueError(f"preset {self.name!r}: batch_size {self.batch_size} exceeds pool_size {self.pool_size}")
+            raise InputError(f"preset {self.name!r}: batch_size {self.batch_size} exceeds pool_size {self.pool_size}")
         for key in ("steps", "batch_size", "pool_size", "C", "N"):
             if getattr(self, key) < (0 if key == "steps" else 1):
-                raise ValueError(f"preset {self.name!r}: {key} must be positive, got {getattr(self, key)}")
+                raise InputError(f"preset {self.name!r}: {key} must be positive, got {getattr(self, key)}")
 
     def fields(self) -> dict[str, Any]:
         """The knobs as a plain dict (taps as a list)."""
@@ -52,6 +54,13 @@ class Preset:
     def batch_fields(self) -> dict[str, Any]:
         """The knobs that determine the proxy batch (and so its file and checksum)."""
         return {k: getattr(self, k) for k in ("batch_size", "pool_size", "reference", "seed", "class_balanced")}
+
+    @property
+    def batch_file_name(self) -> str:
+        """The file name of the preset's batch: named by the knobs that determine it, so presets sharing them share it."""
+        from hwevrsnas.proxy.cache import cache_key
+
+        return f"batch-{self.reference}-{cache_key(**self.batch_fields())[:16]}.pt"
 
     @property
     def digest(self) -> str:
@@ -73,11 +82,11 @@ PRESETS: dict[str, Preset] = {
 def get_preset(preset_name: str, **overrides: Any) -> Preset:
     """A named preset, optionally with knobs replaced; unknown names and knobs are errors listing valid ones."""
     if preset_name not in PRESETS:
-        raise KeyError(f"unknown preset {preset_name!r}; valid presets: {', '.join(PRESETS)}")
+        raise UnknownName(f"unknown preset {preset_name!r}; valid presets: {', '.join(PRESETS)}")
     valid = {f.name for f in dataclasses.fields(Preset)}
     unknown = sorted(set(overrides) - valid)
     if unknown:
-        raise KeyError(f"unknown preset knob(s) {unknown}; valid knobs: {sorted(valid)}")
+        raise UnknownName(f"unknown preset knob(s) {unknown}; valid knobs: {sorted(valid)}")
     if "taps" in overrides:
         overrides["taps"] = tuple(overrides["taps"])
     return dataclasses.replace(PRESETS[preset_name], **overrides)

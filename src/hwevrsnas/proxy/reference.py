@@ -16,6 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hwevrsnas.errors import DamagedFile, MissingFile
+
+REFETCH = "run `hwevrsnas fetch` to restore the pinned source"
+
 # The statistics the pretrained checkpoints were trained with (ImageNet's, not CIFAR-10's).
 NORMALIZE_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 NORMALIZE_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -106,7 +110,12 @@ def build_resnet(depth: int) -> CifarResNet:
 
 def load_checkpoint(checkpoint: Path) -> tuple[dict[str, Tensor], float | None]:
     """The state_dict (``module.`` prefix stripped) and ``best_prec1`` of an akamaster checkpoint."""
-    payload = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise MissingFile(f"reference checkpoint {checkpoint} not found; {REFETCH}") from None
+    except (EOFError, RuntimeError, OSError, ValueError) as err:
+        raise DamagedFile(checkpoint, f"unreadable checkpoint ({type(err).__name__}: {err})", REFETCH) from err
     state = payload.get("state_dict", payload)
     # The checkpoints were saved from nn.DataParallel, which prefixes every key with "module.".
     state = {key.removeprefix("module."): value for key, value in state.items()}

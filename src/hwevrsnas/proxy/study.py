@@ -102,10 +102,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(factory: Callable[[], Any], threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+def _init_worker(factory: Callable[[], Any]) -> None:
     _WORKER["evaluator"] = factory()
 
 
@@ -118,7 +115,6 @@ def score_all(
     factory: Callable[[], Any],
     ops: np.ndarray,
     workers: int = 1,
-    threads: int = 1,
     progress: bool = True,
     on_result: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -127,10 +123,10 @@ def score_all(
 
     results = []
     if workers <= 1:
-        _init_worker(factory, threads)
+        _init_worker(factory)
         stream = map(_evaluate, ops)
     else:
-        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(factory, threads))
+        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(factory,))
         stream = pool.imap(_evaluate, list(ops))
     for position, result in enumerate(tqdm(stream, total=len(ops), disable=not progress, desc="proxy")):
         results.append(result)
@@ -177,7 +173,6 @@ def run_study(
     cache_dir: Path | None,
     device: str = "cpu",
     workers: int = 1,
-    threads: int = 1,
     out_dir: Path | None = None,
     zero_cost: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -188,9 +183,9 @@ def run_study(
     """
     import functools
 
-    from hwevrsnas.proxy.batch import ProxyBatch
-    from hwevrsnas.proxy.evaluator import evaluator_from_files, load_or_build_batch
+    from hwevrsnas.proxy.batch import batch_path, load_or_build_batch
     from hwevrsnas.proxy.presets import get_preset
+    from hwevrsnas.proxy.rsnas import evaluator_from_files
     from hwevrsnas.proxy.zerocost import ZeroCostEvaluator
 
     scores = pd.DataFrame({"index": indices, "accuracy": table.accuracy(indices)})
@@ -199,8 +194,10 @@ def run_study(
     for name, spec in variants.items():
         knobs = {k: v for k, v in spec.items() if k != "base"}
         preset = get_preset(spec["base"], name=name, **knobs)
-        batch_path = load_or_build_batch(preset, sources, batch_dir, return_path=True)
-        factory = functools.partial(evaluator_from_files, "nb201", preset, batch_path, cache_dir, device)
+        load_or_build_batch(preset, sources, batch_dir)
+        factory = functools.partial(
+            evaluator_from_files, "nb201", preset, batch_path(preset, batch_dir), cache_dir, device
+        )
         partial = open(Path(out_dir) / "partial.csv", "w") if out_dir else None
         if partial:
             partial.write("variant,index,score,loss,seconds,status\n")
@@ -210,7 +207,7 @@ def run_study(
                 partial.write(f"{name},{indices[position]},{r['score']},{r['loss']},{r['seconds']},{r['status']}\n")
                 partial.flush()
 
-        results = score_all(factory, table.ops[indices], workers=workers, threads=threads, on_result=stream)
+        results = score_all(factory, table.ops[indices], workers=workers, on_result=stream)
         if partial:
             partial.close()
         scores[f"{name}:cka"] = [r["score"] if r["status"] == "ok" else np.nan for r in results]
@@ -218,7 +215,7 @@ def run_study(
         seconds[f"{name}:cka"] = seconds[f"{name}:neg_loss"] = [r["seconds"] for r in results]
         _save(out_dir, scores, seconds)
     if zero_cost:
-        batch = ProxyBatch.load(load_or_build_batch(get_preset("paper"), sources, batch_dir, return_path=True))
+        batch = load_or_build_batch(get_preset("paper"), sources, batch_dir)
     for metric in zero_cost:
         evaluator = ZeroCostEvaluator("nb201", metric, batch, None, preset=get_preset("paper"), device=device)
         # Raw scores: a rank correlation needs no normalisation against a reference sample.
@@ -238,12 +235,26 @@ def _save(out_dir: Path | None, scores: pd.DataFrame, seconds: pd.DataFrame) -> 
 
 
 def add_rank_combinations(scores: pd.DataFrame, with_column: str = "params") -> pd.DataFrame:
-    """Add '<proxy>+params' columns: the mean of each proxy's rank and the rank of #params."""
+    """Add '<proxy>+params' columns: the mean of each proxy's rank and the rank of #params.
+
+    Both ranks are taken over the same rows, those where the proxy has a value (a proxy scored on a
+    subset of the sample is combined within that subset, never against ranks over the whole sample).
+    """
     out = scores.copy()
-    params_rank = out[with_column].rank()
     for column in [c for c in scores.columns if ":" in c]:
-        out[f"{column}+{with_column}"] = (out[column].rank() + params_rank) / 2
+        present = out[column].notna() & out[with_column].notna()
+        combined = pd.Series(np.nan, index=out.index)
+        combined[present] = (out.loc[present, column].rank() + out.loc[present, with_column].rank()) / 2
+        out[f"{column}+{with_column}"] = combined
     return out
+
+
+def summarise_scores(
+    scores: pd.DataFrame, seconds: pd.DataFrame, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The study's summary of a scores table (rank combinations added first), and that extended table."""
+    scores = add_rank_combinations(scores)
+    return summarise(scores[proxy_columns(scores)], scores["accuracy"], seconds, seed=seed), scores
 
 
 def proxy_columns(scores: pd.DataFrame) -> list[str]:

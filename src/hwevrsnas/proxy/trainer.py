@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -20,55 +18,7 @@ from torch import Tensor, nn
 from hwevrsnas.proxy.batch import ProxyBatch
 from hwevrsnas.proxy.cka import centered_gram, linear_cka_from_centered_grams
 from hwevrsnas.proxy.presets import Preset
-
-STATUS_OK = "ok"
-STATUS_DEGENERATE = "degenerate"
-STATUS_NONFINITE = "nonfinite"
-WORST_SCORE = 0.0
-
-
-@dataclass
-class ProxyResult:
-    """One proxy evaluation: score (phi, higher is better, in [0, 1]) and what it came from."""
-
-    score: float
-    loss: float
-    cka: list[float]
-    seconds: float
-    status: str = STATUS_OK
-    raw: float | None = None
-    cached: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (non-finite floats as None), without the per-request `cached` flag."""
-        out = asdict(self)
-        out.pop("cached")
-        for key in ("score", "loss", "raw", "seconds"):
-            if out[key] is not None and not math.isfinite(out[key]):
-                out[key] = None
-        out["cka"] = [c if math.isfinite(c) else None for c in out["cka"]]
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], cached: bool = True) -> "ProxyResult":
-        """Inverse of `to_json` (None back to NaN)."""
-        nan = float("nan")
-        return cls(
-            score=data["score"] if data["score"] is not None else WORST_SCORE,
-            loss=data["loss"] if data["loss"] is not None else nan,
-            cka=[c if c is not None else nan for c in data["cka"]],
-            seconds=data["seconds"] or 0.0,
-            status=data["status"],
-            raw=data.get("raw"),
-            cached=cached,
-            extra=data.get("extra", {}),
-        )
-
-
-def worst_result(status: str, n_taps: int, seconds: float = 0.0) -> ProxyResult:
-    """The result of a candidate that cannot be scored (degenerate cell, NaN or inf during training)."""
-    return ProxyResult(WORST_SCORE, float("nan"), [float("nan")] * n_taps, seconds, status)
+from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK, ProxyResult, worst_result
 
 
 def _loss_and_ckas(model: nn.Module, batch: ProxyBatch, preset: Preset) -> tuple[Tensor, Tensor]:

@@ -34,7 +34,10 @@ definitions; higher means "predicted better" for every one of them:
 The functions leave the model as they found it: synflow works on a copy, the gradient metrics use
 ``torch.autograd.grad`` (no ``.grad`` is written), and BN running statistics are restored.
 
-``ZeroCostEvaluator`` wraps one metric as an ``Evaluator`` (see ``evaluator.py``). Its ``score``
+``ZeroCostEvaluator`` wraps one metric as an ``Evaluator`` (see ``evaluator.py``): like every
+evaluator it scores an isomorphism class on its representative, so twins share one raw value
+(also for ``params``, which for NB201 counts the convolutions on dead edges, so the table's
+per-architecture #params and a class's ``params`` score can differ). Its ``score``
 (phi, in [0, 1]) is the empirical CDF of the raw score over a fixed reference sample:
 phi(a) = (number of reference architectures whose raw score is <= raw(a)) / reference_sample.
 Ties therefore count fully (the "<=" convention, not midrank): an architecture tied with the whole
@@ -59,15 +62,18 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from hwevrsnas.errors import InputError, UnknownName
+from hwevrsnas.proxy import ZERO_COST_METRICS
 from hwevrsnas.proxy.batch import ProxyBatch
 from hwevrsnas.proxy.cache import ScoreCache, cache_key
-from hwevrsnas.proxy.evaluator import SPACES, build_network, canonical_arch
+from hwevrsnas.proxy.determinism import pinned_threads, platform
+from hwevrsnas.proxy.evaluator import Evaluator
 from hwevrsnas.proxy.presets import Preset
-from hwevrsnas.proxy.trainer import STATUS_NONFINITE, STATUS_OK, WORST_SCORE, ProxyResult
-from hwevrsnas.spaces import fbnet as fbnet_space
-from hwevrsnas.spaces import nb201 as nb201_space
+from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK, WORST_SCORE, ProxyResult
+from hwevrsnas.proxy.rsnas import CIFAR10_CLASSES
+from hwevrsnas.spaces import Space
+from hwevrsnas.spaces.nb201_network import NB201Network
 
-ZERO_COST_METRICS: tuple[str, ...] = ("synflow", "naswot", "grad_norm", "snip", "params", "flops")
 # Metrics that depend on neither the images nor the initialisation seed.
 STATIC_METRICS: frozenset[str] = frozenset({"params", "flops"})
 REFERENCE_SEED = 12345
@@ -176,7 +182,7 @@ def params(model: nn.Module, images: Tensor | None = None, labels: Tensor | None
     return sum(p.numel() for p in model.parameters()) / 1e6
 
 
-def _nb201_shape(model: nb201_space.NB201Network) -> tuple[int, int, int]:
+def _nb201_shape(model: NB201Network) -> tuple[int, int, int]:
     C = model.stem[0].out_channels
     N = model.tap_layers[0] + 1
     return C, N, model.classifier.out_features
@@ -213,9 +219,11 @@ def hooked_flops(model: nn.Module, images: Tensor) -> float:
 
 def flops(model: nn.Module, images: Tensor, labels: Tensor | None = None) -> float:
     """MFLOPs per image: analytic `nb201.flops_m` for an NB201 network, forward hooks otherwise."""
-    if isinstance(model, nb201_space.NB201Network):
+    if isinstance(model, NB201Network):
+        from hwevrsnas.spaces.nb201 import flops_m
+
         C, N, num_classes = _nb201_shape(model)
-        return float(nb201_space.flops_m(model.ops, num_classes, C=C, N=N, resolution=images.shape[-1]))
+        return float(flops_m(model.ops, num_classes, C=C, N=N, resolution=images.shape[-1]))
     return hooked_flops(model, images)
 
 
@@ -240,23 +248,17 @@ def empirical_cdf(reference: np.ndarray, value: float) -> float:
     return float(np.count_nonzero(ref <= value)) / ref.size
 
 
-def _space_module(space: str):
-    if space == "nb201":
-        return nb201_space
-    if space == "fbnet":
-        return fbnet_space
-    raise KeyError(f"unknown space {space!r}; valid spaces: {', '.join(SPACES)}")
-
-
-class ZeroCostEvaluator:
-    """One zero-cost metric as an Evaluator: raw score of a freshly seeded network, phi = its reference CDF rank.
+class ZeroCostEvaluator(Evaluator):
+    """One zero-cost metric as an Evaluator: raw score of the seeded class representative, phi = its reference CDF rank.
 
     ``preset`` only supplies the NB201 network shape (C, N); its default is ``Preset()`` (C=16, N=5).
     """
 
+    kind = "zc"
+
     def __init__(
         self,
-        space: str,
+        space: str | Space,
         metric: str,
         batch: ProxyBatch,
         cache: ScoreCache | None = None,
@@ -265,13 +267,11 @@ class ZeroCostEvaluator:
         preset: Preset | None = None,
         device: str = "cpu",
     ) -> None:
-        _space_module(space)
+        super().__init__(space, cache)
         if metric not in SCORE_FUNCTIONS:
-            raise KeyError(f"unknown zero-cost metric {metric!r}; valid metrics: {', '.join(ZERO_COST_METRICS)}")
+            raise UnknownName(f"unknown zero-cost metric {metric!r}; valid metrics: {', '.join(ZERO_COST_METRICS)}")
         if reference_sample < 1:
-            raise ValueError(f"reference_sample must be positive, got {reference_sample}")
-        self.name = f"zc:{metric}"
-        self.space = space
+            raise InputError(f"reference_sample must be positive, got {reference_sample}")
         self.metric = metric
         self.seed = seed
         self.reference_sample = reference_sample
@@ -280,71 +280,69 @@ class ZeroCostEvaluator:
         self.images = batch.images.to(self.device)
         self.labels = batch.labels.to(self.device)
         self.batch_checksum = batch.checksum
-        self.cache = cache
-        self.memo: dict[str, ProxyResult] = {}
+        self.reference_checksum = batch.reference_checksum
         self._raw_memo: dict[str, ProxyResult] = {}
         self._reference: np.ndarray | None = None
+        parts: dict[str, Any] = {"kind": self.kind, "metric": metric, "space": self.space.name}
+        if metric not in STATIC_METRICS:
+            parts.update(batch=self.batch_checksum, reference=self.reference_checksum, seed=seed,
+                         platform=platform(str(self.device)))  # fmt: skip
+        parts.update(self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES))
+        self._raw_identity = parts
+        self._identity = {**parts, "reference_sample": f"{reference_sample}@{REFERENCE_SEED}"}
 
-    # -- keys -------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """`zc:<metric>`."""
+        return f"zc:{self.metric}"
 
-    def _identity(self) -> dict[str, Any]:
-        parts: dict[str, Any] = {"kind": "zc", "metric": self.metric, "space": self.space}
-        if self.metric not in STATIC_METRICS:
-            parts.update(batch=self.batch_checksum, seed=self.seed)
-        if self.space == "nb201":
-            parts.update(C=self.preset.C, N=self.preset.N)
-        return parts
-
-    def raw_key(self, ops: np.ndarray) -> str:
-        """Key of an architecture's raw score (metric, space, canonical arch, network shape, batch, seed)."""
-        return cache_key(**self._identity(), arch=canonical_arch(self.space, ops))
-
-    def key(self, ops: np.ndarray) -> str:
-        """Cache key of an architecture's full result (raw score and phi, so the reference too)."""
-        return cache_key(
-            **self._identity(),
-            arch=canonical_arch(self.space, ops),
-            reference=f"{self.reference_sample}@{REFERENCE_SEED}",
-        )
+    def identity(self) -> dict[str, Any]:
+        """Metric, space, network shape, reference sample, and (for image metrics) batch, seed and platform."""
+        return dict(self._identity)
 
     def reference_key(self) -> str:
         """Cache key of the reference sample's raw scores."""
-        return cache_key(
-            **{**self._identity(), "kind": "zc-reference"},
-            reference=f"{self.reference_sample}@{REFERENCE_SEED}",
-        )
+        return cache_key(**{**self._identity, "kind": "zc-reference"})
 
     # -- computing --------------------------------------------------------------------------------
 
     def reference_ops(self) -> np.ndarray:
         """The fixed reference sample: reference_sample architectures drawn with seed REFERENCE_SEED."""
-        return _space_module(self.space).sample(np.random.default_rng(REFERENCE_SEED), self.reference_sample)
+        return self.space.sample(np.random.default_rng(REFERENCE_SEED), self.reference_sample)
 
     def raw_result(self, ops: np.ndarray) -> ProxyResult:
-        """The raw score of one architecture (memoised; phi not yet filled in, score = raw)."""
-        key = self.raw_key(ops)
-        if key not in self._raw_memo:
-            torch.manual_seed(self.seed)
-            start = time.perf_counter()
-            model = build_network(self.space, np.asarray(ops), self.preset).to(self.device)
-            built = time.perf_counter()
-            raw = float(SCORE_FUNCTIONS[self.metric](model, self.images, self.labels))
-            seconds = time.perf_counter() - built
+        """The raw score of an architecture's class (its representative; memoised; score = raw, phi not applied)."""
+        canonical = self.space.canonical_key(ops)
+        if canonical not in self._raw_memo:
+            representative = self.space.representative(ops)
+            with pinned_threads():
+                start = time.perf_counter()
+                torch.manual_seed(self.seed)
+                shape = self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES)
+                model = self.space.build_network(representative, **shape).to(self.device)
+                built = time.perf_counter()
+                raw = float(SCORE_FUNCTIONS[self.metric](model, self.images, self.labels))
+                seconds = time.perf_counter() - built
             status = STATUS_OK if math.isfinite(raw) else STATUS_NONFINITE
-            self._raw_memo[key] = ProxyResult(
+            self._raw_memo[canonical] = ProxyResult(
                 raw, float("nan"), [], seconds, status, raw=raw,
                 extra={"metric": self.metric, "build_seconds": built - start},
-            )
-        return self._raw_memo[key]
+            )  # fmt: skip
+        return self._raw_memo[canonical]
 
     def reference(self) -> np.ndarray:
-        """Raw scores of the reference sample (computed once, lazily; cached on disk when a cache is given)."""
+        """Sorted raw scores of the reference sample (computed once, lazily; cached on disk when a cache is given)."""
         if self._reference is None:
             key = self.reference_key()
             stored = self.cache.get(key) if self.cache is not None else None
+            raws = None
             if stored is not None:
-                raws = [-math.inf if r is None else r for r in stored["raw"]]
-            else:
+                values = stored.get("raw") if isinstance(stored, dict) else None
+                if isinstance(values, list) and len(values) == self.reference_sample:
+                    raws = [-math.inf if r is None else float(r) for r in values]
+                else:
+                    self.cache.reject(key, "its reference sample is incomplete")
+            if raws is None:
                 raws = []
                 for ops in self.reference_ops():
                     raw = self.raw_result(ops).raw
@@ -355,7 +353,7 @@ class ZeroCostEvaluator:
                         {
                             "raw": [r if math.isfinite(r) else None for r in raws],
                             "metric": self.metric,
-                            "space": self.space,
+                            "space": self.space.name,
                             "reference_sample": self.reference_sample,
                             "reference_seed": REFERENCE_SEED,
                             "phi_rule": PHI_RULE,
@@ -364,33 +362,22 @@ class ZeroCostEvaluator:
             self._reference = np.sort(np.asarray(raws, dtype=np.float64))
         return self._reference
 
-    def phi(self, raw: float) -> float:
+    def phi(self, raw: float | None) -> float:
         """The score of a raw value: its empirical CDF over the reference sample (0 if not finite)."""
         if raw is None or not math.isfinite(raw):
             return WORST_SCORE
         return empirical_cdf(self.reference(), raw)
 
-    def evaluate(self, ops: np.ndarray) -> ProxyResult:
-        """Score one architecture: memo, then disk cache, then the raw score and its reference rank."""
-        key = self.key(ops)
-        if key in self.memo:
-            return ProxyResult(**{**self.memo[key].__dict__, "cached": True})
-        stored = self.cache.get(key) if self.cache is not None else None
-        if stored is not None:
-            result = ProxyResult.from_json(stored)
-        else:
-            raw = self.raw_result(ops)
-            finite = raw.status == STATUS_OK
-            result = ProxyResult(
-                score=self.phi(raw.raw) if finite else WORST_SCORE,
-                loss=float("nan"),
-                cka=[],
-                seconds=raw.seconds,
-                status=raw.status,
-                raw=raw.raw,
-                extra={**raw.extra, "reference_sample": self.reference_sample, "reference_seed": REFERENCE_SEED},
-            )
-            if self.cache is not None:
-                self.cache.put(key, result.to_json())
-        self.memo[key] = result
-        return result
+    def compute(self, representative: np.ndarray) -> ProxyResult:
+        """The raw score of a class representative and its reference rank."""
+        raw = self.raw_result(representative)
+        finite = raw.status == STATUS_OK
+        return ProxyResult(
+            score=self.phi(raw.raw) if finite else WORST_SCORE,
+            loss=float("nan"),
+            cka=[],
+            seconds=raw.seconds,
+            status=raw.status,
+            raw=raw.raw,
+            extra={**raw.extra, "reference_sample": self.reference_sample, "reference_seed": REFERENCE_SEED},
+        )

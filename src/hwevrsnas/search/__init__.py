@@ -1,1 +1,10 @@
-"""search of hwevrsnas."""
+"""Searches: the method registry (`METHODS`), the GA and its baselines, costs, penalties and result records.
+
+Importing this package does not import torch: methods name their runner and proxy, which are
+imported when a search runs.
+"""
+
+from hwevrsnas.search.config import GAConfig
+from hwevrsnas.search.methods import METHODS, Method, get_method, register_method
+
+__all__ = ["METHODS", "GAConfig", "Method", "get_method", "register_method"]

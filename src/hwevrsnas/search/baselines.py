@@ -33,18 +33,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from hwevrsnas.proxy.trainer import STATUS_OK, ProxyResult
+from hwevrsnas.errors import InputError
+from hwevrsnas.proxy.result import STATUS_OK, ProxyResult
+from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel
-from hwevrsnas.search.ga import (
-    SPACE_MODULES,
-    Evaluation,
-    GAConfig,
-    SearchOutcome,
-    SearchTracker,
-    _disable,
-    finish,
-    fittest,
-)
+from hwevrsnas.search.tracker import Evaluation, SearchOutcome, SearchTracker, bar_disabled, finish, fittest
+from hwevrsnas.spaces import get_space
 from hwevrsnas.tables.store import Optimum
 
 log = logging.getLogger(__name__)
@@ -69,17 +63,24 @@ def run_random(
     """Uniform random search: draw architectures until `config.effective_budget` unique evaluations."""
     started = (time.perf_counter(), time.process_time())
     budget = config.effective_budget
-    module = SPACE_MODULES[evaluator.space]
     tracker = SearchTracker(
-        evaluator.space, evaluator.evaluate, cost_model, threshold, config.lam, config.penalty, budget
-    )
+        evaluator.space, evaluator.evaluate, cost_model, threshold, config.lam, config.penalty, budget,
+        score_many=getattr(evaluator, "evaluate_many", None),
+    )  # fmt: skip
+    space = tracker.space
     rng = np.random.default_rng(seed)
-    bar = tqdm(total=budget, desc=f"random {getattr(evaluator, 'name', '')}", disable=_disable(progress))
+    bar = tqdm(total=budget, desc=f"random {getattr(evaluator, 'name', '')}", disable=bar_disabled(progress))
     try:
         while not tracker.exhausted and tracker.requests < _request_cap(budget):
-            before = tracker.unique_evaluations
-            tracker.request(module.sample(rng, 1)[0], tracker.requests // config.population)
-            bar.update(tracker.unique_evaluations - before)
+            # Draws come in blocks of one GA population, each scored at once; one draw at a time would draw the same.
+            block = [space.sample(rng, 1)[0] for _ in range(config.population)]
+            tracker.prefetch(block)
+            for ops in block:
+                if tracker.exhausted or tracker.requests >= _request_cap(budget):
+                    break
+                before = tracker.unique_evaluations
+                tracker.request(ops, tracker.requests // config.population)
+                bar.update(tracker.unique_evaluations - before)
     finally:
         bar.close()
     stopped_by = "budget" if tracker.exhausted else "request_cap"
@@ -108,28 +109,28 @@ def mutate_one_gene(ops: np.ndarray, rng: np.random.Generator, num_ops: int) -> 
 
 
 def run_rea(
+    evaluator: Any,
     cost_model: CostModel,
     threshold: float,
     config: GAConfig = GAConfig(),
     seed: int = 0,
     progress: bool | None = None,
 ) -> SearchOutcome:
-    """Regularised evolution on the table's 12-epoch validation accuracy (NB201 only)."""
+    """Regularised evolution on the table's 12-epoch validation accuracy (NB201 only; `evaluator` is not used)."""
     if cost_model.space != "nb201":
-        raise ValueError(f"rea-valid12 needs the NB201 accuracy table; space {cost_model.space!r} has none")
+        raise InputError(f"rea-valid12 needs the NB201 accuracy table; space {cost_model.space!r} has none")
     started = (time.perf_counter(), time.process_time())
     budget = config.effective_budget
-    module = SPACE_MODULES["nb201"]
+    space = get_space("nb201")
     tracker = SearchTracker(
-        "nb201", _table_scorer(cost_model), cost_model, threshold, config.lam, config.penalty, budget,
-        key=module.ops_to_arch,
+        space, _table_scorer(cost_model), cost_model, threshold, config.lam, config.penalty, budget, key=space.arch_str,
     )  # fmt: skip
     rng = np.random.default_rng(seed)
     population: collections.deque[Evaluation] = collections.deque()
     cycles = 0
-    bar = tqdm(total=budget, desc="REA valid_12ep", disable=_disable(progress))
+    bar = tqdm(total=budget, desc="REA valid_12ep", disable=bar_disabled(progress))
     try:
-        for ops in module.sample(rng, config.population):
+        for ops in space.sample(rng, config.population):
             population.append(tracker.request(ops, 0))
             if tracker.exhausted:
                 break
@@ -139,7 +140,7 @@ def run_rea(
             parent = fittest([population[int(i)] for i in picks])
             before = tracker.unique_evaluations
             cycles += 1
-            population.append(tracker.request(mutate_one_gene(parent.ops, rng, module.NUM_OPS), cycles))
+            population.append(tracker.request(mutate_one_gene(parent.ops, rng, space.num_ops), cycles))
             population.popleft()
             bar.update(tracker.unique_evaluations - before)
     finally:
@@ -208,4 +209,36 @@ def oracle(cost_model: CostModel, threshold: float) -> OracleOutcome:
     return OracleOutcome(optimum, reason, time.perf_counter() - start)
 
 
-__all__ = ["OracleOutcome", "mutate_one_gene", "oracle", "run_rea", "run_random"]
+
+
+def run_oracle(
+    evaluator: Any, cost_model: CostModel, threshold: float, config: GAConfig = GAConfig(), seed: int = 0,
+    progress: bool | None = None,
+) -> SearchOutcome:
+    """The oracle as a search: it evaluates every architecture by its true test accuracy (phi = accuracy / 100)."""
+    started = time.perf_counter(), time.process_time()
+    outcome = oracle(cost_model, threshold)
+    table = cost_model.table
+    exhaustive = get_space(cost_model.space).has_accuracy
+    n = len(table) if exhaustive else 0
+    answer = None
+    if outcome.optimum is not None:
+        best = outcome.optimum
+        ops = table.ops[best.index]
+        phi = best.accuracy / 100.0
+        answer = Evaluation(
+            order=0, generation=0, ops=ops, arch=table.arch_strings[best.index], key=get_space("nb201").canonical_key(ops),
+            index=best.index, phi=phi, cost=best.cost, feasible=True, fitness=phi, status=STATUS_OK,
+        )  # fmt: skip
+    timing = {
+        "wall_seconds": time.perf_counter() - started[0], "cpu_seconds": time.process_time() - started[1],
+        "proxy_seconds": 0.0, "cache_hits": 0, "evaluator_cache_hits": 0, "fresh_evaluations": 0,
+    }  # fmt: skip
+    return SearchOutcome(
+        method="oracle", answer=answer, answer_feasible=answer is not None, evaluations=[], history=[],
+        counters={"unique_evaluations": n, "requests": n, "memo_hits": 0, "stopped_by": "exhaustive"},
+        timing=timing, not_applicable=None if exhaustive else outcome.reason,
+    )  # fmt: skip
+
+
+__all__ = ["OracleOutcome", "mutate_one_gene", "oracle", "run_oracle", "run_rea", "run_random"]

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwevrsnas.errors import InputError, MissingFile
 from hwevrsnas.search.penalty import feasible
 
 SPACES = ("nb201", "fbnet")
@@ -84,25 +85,25 @@ class CostModel:
     ) -> "CostModel":
         """Cost model on the NB201 table `table` (an NB201Table); every bad value is named with the valid ones."""
         if dataset not in table.datasets:
-            raise ValueError(f"unknown dataset {dataset!r} for nb201; valid datasets: {_listing(table.datasets)}")
+            raise InputError(f"unknown dataset {dataset!r} for nb201; valid datasets: {_listing(table.datasets)}")
         if metric not in COST_METRICS:
-            raise ValueError(f"unknown cost metric {metric!r} for nb201; valid metrics: {_listing(COST_METRICS)}")
+            raise InputError(f"unknown cost metric {metric!r} for nb201; valid metrics: {_listing(COST_METRICS)}")
         cost_dataset = dataset if cost_dataset is None else cost_dataset
         if cost_dataset not in table.cost_datasets:
             with_costs = _listing(table.cost_datasets)
-            raise ValueError(
+            raise InputError(
                 f"no hardware cost is stored for dataset {cost_dataset!r} in the NB201 table; "
                 f"datasets with costs: {with_costs} (choose one as the cost dataset explicitly)"
             )
         every_device = sorted({d for ds in table.cost_datasets for d in table.devices(ds, metric)})
         if device not in every_device:
-            raise ValueError(
+            raise InputError(
                 f"unknown device {device!r} for nb201 {metric}; valid devices: {_listing(every_device)}"
             )
         column = f"{device}_{metric}"
         if column not in table.metrics(cost_dataset):
             where = [ds for ds in table.cost_datasets if column in table.metrics(ds)]
-            raise ValueError(
+            raise InputError(
                 f"metric {column!r} is missing for dataset {cost_dataset!r}; it exists for {_listing(where)}. "
                 f"Devices with {metric} for {cost_dataset}: {_listing(table.devices(cost_dataset, metric))}"
             )
@@ -110,7 +111,7 @@ class CostModel:
         model = cls("nb201", dataset, device, metric, cost_dataset, unit)
         model._nb201 = table
         if not np.any(~np.isnan(model.column)):
-            raise ValueError(f"cost column {column!r} for {cost_dataset} holds no value")
+            raise InputError(f"cost column {column!r} for {cost_dataset} holds no value")
         return model
 
     @classmethod
@@ -119,16 +120,16 @@ class CostModel:
     ) -> "CostModel":
         """Cost model on the FBNet latency tables `table` (an FBNetTable): CIFAR-100, latency only."""
         if dataset != FBNET_DATASET:
-            raise ValueError(f"unknown dataset {dataset!r} for fbnet; valid datasets: {FBNET_DATASET}")
+            raise InputError(f"unknown dataset {dataset!r} for fbnet; valid datasets: {FBNET_DATASET}")
         if cost_dataset not in (None, FBNET_DATASET):
-            raise ValueError(f"unknown cost dataset {cost_dataset!r} for fbnet; valid: {FBNET_DATASET}")
+            raise InputError(f"unknown cost dataset {cost_dataset!r} for fbnet; valid: {FBNET_DATASET}")
         if metric not in FBNET_METRICS:
-            raise ValueError(
+            raise InputError(
                 f"unknown cost metric {metric!r} for fbnet (its tables hold latency only); "
                 f"valid metrics: {_listing(FBNET_METRICS)}"
             )
         if device not in table.devices:
-            raise ValueError(f"unknown device {device!r} for fbnet latency; valid devices: {_listing(table.devices)}")
+            raise InputError(f"unknown device {device!r} for fbnet latency; valid devices: {_listing(table.devices)}")
         model = cls("fbnet", dataset, device, metric, FBNET_DATASET, "ms")
         model._fbnet = table
         return model
@@ -147,11 +148,11 @@ class CostModel:
 
             path = Path(tables_dir) / FBNET_FILE
             if not path.is_file():
-                raise FileNotFoundError(f"FBNet table not found at {path}; build it with `hwevrsnas tables build`")
+                raise MissingFile(f"FBNet table not found at {path}; build it with `hwevrsnas tables build`")
             model = cls.fbnet(FBNetTable.open(path), dataset, device, metric, cost_dataset)
             model._sources = _h5_sources(path)
             return model
-        raise ValueError(f"unknown space {space!r}; valid spaces: {_listing(SPACES)}")
+        raise InputError(f"unknown space {space!r}; valid spaces: {_listing(SPACES)}")
 
     @property
     def table(self) -> object:
@@ -186,6 +187,22 @@ class CostModel:
             return np.asarray(self.column[self._nb201.indices_of_ops(validate(ops))], dtype=np.float64)
         return np.asarray(self._fbnet.latency(self.device, ops), dtype=np.float64)
 
+    def imputed(self, ops: np.ndarray) -> np.ndarray:
+        """Whether each architecture's cost was imputed from an isomorphic twin (NB201; FBNet costs never are)."""
+        ops = np.asarray(ops)
+        if self._nb201 is None:
+            return np.zeros(ops.shape[:-1], dtype=bool)
+        from hwevrsnas.spaces.nb201 import validate
+
+        return np.asarray(self._nb201.imputed(self._nb201.indices_of_ops(validate(ops)), self.column_name, self.cost_dataset))
+
+    @functools.cached_property
+    def any_imputed(self) -> bool:
+        """Whether the cost column holds imputed values (then quantile thresholds rest partly on them)."""
+        if self._nb201 is None:
+            return False
+        return bool(np.any(self._nb201.imputed(slice(None), self.column_name, self.cost_dataset)))
+
     def feasible(self, ops: np.ndarray, threshold: float) -> np.ndarray:
         """cost <= threshold (a missing cost never is)."""
         return feasible(self.cost(ops), threshold)
@@ -214,13 +231,13 @@ class CostModel:
         """Cost at quantile q in [0, 1] of the reference costs."""
         q = float(q)
         if not (0.0 <= q <= 1.0):
-            raise ValueError(f"quantile must lie in [0, 1], got {q!r}")
+            raise InputError(f"quantile must lie in [0, 1], got {q!r}")
         return float(np.quantile(self._reference_costs, q))
 
     def resolve_threshold(self, value: float | None = None, quantile: float | None = None) -> Threshold:
         """Exactly one of an absolute `value` or a `quantile`; checked to be positive and achievable."""
         if (value is None) == (quantile is None):
-            raise ValueError("give exactly one of a threshold value or a quantile")
+            raise InputError("give exactly one of a threshold value or a quantile")
         if value is not None:
             threshold = Threshold(float(value), "value")
         else:
@@ -233,9 +250,9 @@ class CostModel:
         value = float(value)
         where = f"{self.space} {self.column_name} ({self.cost_dataset})"
         if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"threshold must be a finite positive cost, got {value!r} for {where}")
+            raise InputError(f"threshold must be a finite positive cost, got {value!r} for {where}")
         if value < self.min_cost:
-            raise ValueError(
+            raise InputError(
                 f"threshold {value!r} {self.unit} is below every architecture's cost for {where}: "
                 f"the cheapest is {self.min_cost!r} {self.unit}"
             )

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from hwevrsnas.errors import InputError
+
 FORMS = ("one_sided_normalised", "two_sided", "unnormalised")
 DEFAULT_FORM = FORMS[0]
 
@@ -24,7 +26,7 @@ DEFAULT_FORM = FORMS[0]
 def check_form(form: str) -> str:
     """Return `form` if it is a known penalty form, else raise listing the valid ones."""
     if form not in FORMS:
-        raise ValueError(f"unknown penalty form {form!r}; valid forms: {', '.join(FORMS)}")
+        raise InputError(f"unknown penalty form {form!r}; valid forms: {', '.join(FORMS)}")
     return form
 
 
@@ -32,7 +34,7 @@ def check_threshold(threshold: float) -> float:
     """A threshold must be a finite number > 0 (the normalised forms divide by it)."""
     value = float(threshold)
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"threshold must be a finite positive cost, got {threshold!r}")
+        raise InputError(f"threshold must be a finite positive cost, got {threshold!r}")
     return value
 
 
@@ -60,7 +62,7 @@ def fitness(
 ) -> np.ndarray:
     """F = phi - lam * P (maximise); -inf where the cost or phi is missing."""
     if not (math.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lambda must be a finite number >= 0, got {lam!r}")
+        raise InputError(f"lambda must be a finite number >= 0, got {lam!r}")
     p = penalty(cost, threshold, form)
     phi = np.asarray(phi, dtype=np.float64)
     with np.errstate(invalid="ignore"):

@@ -3,19 +3,26 @@
 `run_search` runs the method of a `Setting` and returns a single dict. Top-level keys read by
 people and checks: `threshold` (the resolved value), `index`, `arch`, `cost`, `feasible`,
 `test_accuracy` (200-epoch test accuracy on the run's dataset), `optimum_accuracy`, `regret`
-(optimum - returned, accuracy points), `unique_evaluations`, `wall_seconds`; the rest: the
-setting and GA config with their `config_hash`, the returned arch in detail, its accuracy on all
-three NB201 datasets, the optimum, the per-generation `history`, every `evaluated` architecture,
-`counters`, the evaluator's identity, `versions` and the tables' `sources` checksums.
+(optimum - returned, accuracy points; null unless the answer is feasible: an infeasible answer
+has no regret), `unique_evaluations`, `wall_seconds`; the rest: the setting and the GA knobs the
+method reads, with their `config_hash`, the returned arch in detail (`cost_imputed`: its cost was
+filled in from an isomorphic twin; `threshold_uses_imputed`: the quantile was taken over a column
+holding such values), its accuracy on all three NB201 datasets, the optimum, the per-generation
+`history`, the `anytime` trajectory (one entry per unique evaluation: `evaluations`, `seconds`,
+`index`, `regret` of the answer at that point), every `evaluated` architecture, `counters`,
+`setup_evaluations` (proxy evaluations a method spends before searching, e.g. a reference sample),
+the evaluator's identity, `versions` and the tables' `sources` checksums.
+
+Anytime entry k is the answer right after the k-th unique evaluation (the last entry: at the end
+of the run), so it equals the answer of the same run with `budget` = k, as long as the budget is
+the only stop (tests/test_search.py checks it).
 
 Determinism: the same setting, config and seed must give a byte-identical result file, but some
-numbers differ from run to run even then: wall/CPU seconds, proxy seconds, and how many scores
-the evaluator served from its disk cache (a second run finds the first one's scores there).
-`write_result` therefore stores those keys (`VOLATILE_KEYS`) in a sidecar next to the result
-(`run.json` -> `run.timing.json`, written first, so a present result always has its sidecar),
-and `load_result` merges the two back into the one dict `run_search` returned: `wall_seconds`
-and the other volatile keys are top-level keys of the record, but not of the deterministic file.
-Everything else is a pure function of (setting, config, seed, the evaluator's scores, tables).
+numbers differ from run to run even then: wall/CPU seconds, proxy seconds (also those of the
+anytime trajectory), and how many scores the evaluator served from its disk cache. `write_result`
+therefore stores those keys (`VOLATILE_KEYS`) in a sidecar next to the result (`run.json` ->
+`run.timing.json`, written first, so a present result always has its sidecar), and `load_result`
+merges the two back into the one dict `run_search` returned.
 """
 
 from __future__ import annotations
@@ -28,41 +35,33 @@ import platform
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from hwevrsnas.atomic import write_text
+from hwevrsnas.errors import InputError
+from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel, Threshold
+from hwevrsnas.search.methods import METHODS, get_method
+from hwevrsnas.search.tracker import Evaluation, SearchOutcome, fitter
+from hwevrsnas.spaces import get_space
 
-if TYPE_CHECKING:  # the search modules import torch (via the spaces); this module stays light for the CLI
-    from hwevrsnas.search.ga import Evaluation, GAConfig
-
-SCHEMA = "hwevrsnas.search-result/1"
-ZERO_COST_METHODS = {"zc-synflow": "synflow", "zc-naswot": "naswot", "zc-params": "params"}
-# hw-evrsnas-params: the GA on the rank mean of the proxy and #params (proxy.combined), a named variant.
-PROXY_METHODS = ("hw-evrsnas", "random", "hw-evrsnas-params")
-TABLE_METHODS = ("rea-valid12", "oracle")
-METHODS = ("hw-evrsnas", "random", "hw-evrsnas-params", "rea-valid12", *ZERO_COST_METHODS, "oracle")
-EVALUATOR_METHODS = (*PROXY_METHODS, *ZERO_COST_METHODS)
+SCHEMA = "hwevrsnas.search-result/2"
 VOLATILE_KEYS = (
     "wall_seconds",
     "cpu_seconds",
     "proxy_seconds",
+    "setup_seconds",
     "cache_hits",
     "evaluator_cache_hits",
     "fresh_evaluations",
+    "anytime_seconds",
     "timing",
 )
 TIMING_SUFFIX = ".timing.json"
-
-
-def check_method(method: str) -> str:
-    """Return `method` if known, else raise listing the valid ones."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    return method
 
 
 @dataclass(frozen=True)
@@ -82,13 +81,14 @@ class Setting:
     cost_dataset: str
 
     def __post_init__(self) -> None:
-        check_method(self.method)
+        get_method(self.method)
 
     @classmethod
     def from_cost(
         cls, cost_model: CostModel, threshold: Threshold, method: str, preset: str | None, seed: int
     ) -> "Setting":
-        """A setting from a cost model and a resolved threshold."""
+        """A setting from a cost model and a resolved threshold (the preset is kept only for proxy methods)."""
+        preset = preset if get_method(method).uses_proxy else None
         return cls(
             cost_model.space, cost_model.dataset, cost_model.device, cost_model.metric, threshold.value,
             threshold.source, threshold.quantile, method, preset, int(seed), cost_model.cost_dataset,
@@ -99,22 +99,20 @@ class Setting:
         return dataclasses.asdict(self)
 
 
-def config_hash(setting: Setting, config: "GAConfig") -> str:
-    """sha256 of the canonical JSON (sorted keys, no spaces) of the setting and the GA config."""
-    identity = {"setting": setting.to_json(), "ga_config": config.to_json()}
+def config_hash(setting: Setting, config: GAConfig) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces) of the setting and the GA knobs its method reads."""
+    identity = {"setting": setting.to_json(), "ga_config": config.to_json(get_method(setting.method).knobs)}
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def versions() -> dict[str, str]:
-    """Versions of the package, torch, numpy and python."""
-    import torch
-
+    """Versions of the package, torch, numpy and python (read from the installed metadata: torch is not imported)."""
     import hwevrsnas
 
     return {
         "hwevrsnas": hwevrsnas.__version__,
-        "torch": torch.__version__,
+        "torch": metadata.version("torch"),
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
@@ -141,7 +139,8 @@ def jsonable(value: Any) -> Any:
 def _evaluator_info(evaluator: Any) -> dict[str, Any] | None:
     if evaluator is None:
         return None
-    info: dict[str, Any] = {"name": getattr(evaluator, "name", type(evaluator).__name__), "space": evaluator.space}
+    space = evaluator.space if isinstance(evaluator.space, str) else evaluator.space.name
+    info: dict[str, Any] = {"name": getattr(evaluator, "name", type(evaluator).__name__), "space": space}
     preset = getattr(evaluator, "preset", None)
     if preset is not None and hasattr(preset, "fields"):
         info["preset"] = preset.fields()
@@ -149,68 +148,58 @@ def _evaluator_info(evaluator: Any) -> dict[str, Any] | None:
     for key in ("batch_checksum", "metric"):
         if isinstance(getattr(evaluator, key, None), (str, int, float)):
             info[key] = getattr(evaluator, key)
+    if hasattr(evaluator, "identity"):
+        info["identity"] = evaluator.identity()
     return info
-
-
-def _nb201_accuracies(table: Any, index: int) -> dict[str, float]:
-    return {dataset: float(table.accuracy(index, dataset)) for dataset in table.datasets}
-
-
-def _run_method(setting: Setting, evaluator: Any, cost_model: CostModel, config: "GAConfig", progress: bool | None):
-    from hwevrsnas.search.baselines import oracle, run_random, run_rea
-    from hwevrsnas.search.ga import run_ga
-
-    if setting.method in EVALUATOR_METHODS:
-        if evaluator is None:
-            raise ValueError(f"method {setting.method!r} needs an evaluator")
-        if evaluator.space != setting.space:
-            raise ValueError(f"the evaluator scores {evaluator.space!r}, the setting searches {setting.space!r}")
-        search = run_random if setting.method == "random" else run_ga
-        return search(evaluator, cost_model, setting.threshold, config, setting.seed, progress)
-    if setting.method == "rea-valid12":
-        return run_rea(cost_model, setting.threshold, config, setting.seed, progress)
-    return oracle(cost_model, setting.threshold)
 
 
 def run_search(
     setting: Setting,
     evaluator: Any,
     cost_model: CostModel,
-    config: "GAConfig | None" = None,
+    config: GAConfig | None = None,
     *,
     progress: bool | None = None,
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the setting's method and return one JSON-ready record (see the module docstring).
 
-    `evaluator` (Evaluator protocol) is needed by hw-evrsnas, random and the zc-* methods, and
-    ignored by rea-valid12 and oracle. `run_info` is merged into the volatile `timing` block.
+    `evaluator` (an Evaluator) is needed by the methods that use a proxy and ignored by the others.
+    `run_info` is merged into the volatile `timing` block.
     """
-    from hwevrsnas.proxy.evaluator import canonical_arch
     from hwevrsnas.search.baselines import oracle
-    from hwevrsnas.search.ga import Evaluation, GAConfig, SearchOutcome
 
     config = GAConfig() if config is None else config
+    method = get_method(setting.method)
     described = cost_model.describe()
     for key in ("space", "dataset", "device", "metric", "cost_dataset"):
         if described[key] != getattr(setting, key):
-            raise ValueError(f"the cost model's {key} is {described[key]!r}, the setting's {getattr(setting, key)!r}")
+            raise InputError(f"the cost model's {key} is {described[key]!r}, the setting's {getattr(setting, key)!r}")
     cost_model.check_threshold(setting.threshold)
+    if method.uses_proxy:
+        if evaluator is None:
+            raise InputError(f"method {setting.method!r} needs an evaluator")
+        space = evaluator.space if isinstance(evaluator.space, str) else evaluator.space.name
+        if space != setting.space:
+            raise InputError(f"the evaluator scores {space!r}, the setting searches {setting.space!r}")
     started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = (time.perf_counter(), time.process_time())
-    outcome = _run_method(setting, evaluator, cost_model, config, progress)
-    nb201 = cost_model.table if setting.space == "nb201" else None
+    outcome: SearchOutcome = method.run_function()(
+        evaluator if method.uses_proxy else None, cost_model, setting.threshold, config, setting.seed, progress
+    )
+    nb201 = cost_model.table if get_space(setting.space).has_accuracy else None
 
-    optimum = oracle(cost_model, setting.threshold) if setting.method != "oracle" else outcome
+    optimum = oracle(cost_model, setting.threshold)
     record: dict[str, Any] = {
         "schema": SCHEMA,
         "setting": setting.to_json(),
-        "ga_config": config.to_json(),
+        "ga_config": config.to_json(method.knobs),
         "config_hash": config_hash(setting, config),
         "method": setting.method,
         "threshold": setting.threshold,
+        "threshold_uses_imputed": setting.threshold_source == "quantile" and cost_model.any_imputed,
         "cost_model": described,
-        "evaluator": _evaluator_info(evaluator) if setting.method in EVALUATOR_METHODS else None,
+        "evaluator": _evaluator_info(evaluator) if method.uses_proxy else None,
         "optimum": None,
         "optimum_accuracy": None,
         "optimum_index": None,
@@ -228,45 +217,30 @@ def run_search(
         record["optimum_accuracy"] = best.accuracy
         record["optimum_index"] = best.index
 
-    if isinstance(outcome, SearchOutcome):
-        record.update(_answer_fields(outcome.answer, outcome.answer_feasible, nb201, setting.dataset))
-        if not outcome.answer_feasible:
-            record["reason"] = "no evaluated architecture met the threshold: the fittest one is returned"
-        record["unique_evaluations"] = outcome.counters["unique_evaluations"]
-        record["counters"] = outcome.counters
-        record["history"] = outcome.history
-        record["evaluated"] = [e.to_json() for e in outcome.evaluations]
-        timing = dict(outcome.timing)
-        timing["timing"] = {
-            "evaluation_seconds": [e.seconds for e in outcome.evaluations],
-            "evaluation_cached": [e.cached for e in outcome.evaluations],
-        }
-    else:  # the oracle
-        timing = dict.fromkeys(("proxy_seconds", "cache_hits", "evaluator_cache_hits", "fresh_evaluations"), 0)
-        timing["timing"] = {}
-        if outcome.optimum is not None:
-            best = outcome.optimum
-            ops = nb201.ops[best.index]
-            answer = Evaluation(
-                order=0, generation=0, ops=ops, arch=nb201.arch_strings[best.index],
-                key=canonical_arch("nb201", ops), index=best.index, phi=float("nan"), cost=best.cost,
-                feasible=True, fitness=float("nan"), status="ok",
-            )  # fmt: skip
-            record.update(_answer_fields(answer, True, nb201, setting.dataset))
-        else:
-            record.update(_answer_fields(None, False, nb201, setting.dataset))
-            record["status"] = "not_applicable" if setting.space != "nb201" else "infeasible"
-            record["reason"] = outcome.reason
-        n = len(nb201) if nb201 is not None else 0
-        record["unique_evaluations"] = n
-        record["counters"] = {"unique_evaluations": n, "requests": n, "memo_hits": 0, "stopped_by": "exhaustive"}
-        record["history"] = []
-        record["evaluated"] = []
-    record["regret"] = (
-        record["optimum_accuracy"] - record["test_accuracy"]
-        if record["optimum_accuracy"] is not None and record["test_accuracy"] is not None
-        else None
-    )
+    record.update(_answer_fields(outcome.answer, outcome.answer_feasible, nb201, setting.dataset, cost_model))
+    if outcome.not_applicable:
+        record["status"] = "not_applicable"
+        record["reason"] = outcome.not_applicable
+    elif not outcome.answer_feasible:
+        record["reason"] = "no evaluated architecture met the threshold: the fittest one is returned"
+    record["unique_evaluations"] = outcome.counters["unique_evaluations"]
+    record["setup_evaluations"] = int(getattr(evaluator, "setup_evaluations", 0) if method.uses_proxy else 0)
+    record["counters"] = outcome.counters
+    record["history"] = outcome.history
+    record["evaluated"] = [e.to_json() for e in outcome.evaluations]
+    record["regret"] = _regret(record["optimum_accuracy"], record["test_accuracy"], record["feasible"])
+    anytime, anytime_seconds = _anytime(outcome.evaluations, nb201, setting.dataset, record["optimum_accuracy"])
+    if anytime:
+        anytime[-1].update(index=record["index"], regret=record["regret"])
+    record["anytime"] = anytime
+
+    timing = dict(outcome.timing)
+    timing["anytime_seconds"] = anytime_seconds
+    timing["setup_seconds"] = float(getattr(evaluator, "setup_seconds", 0.0) if method.uses_proxy else 0.0)
+    timing["timing"] = {
+        "evaluation_seconds": [e.seconds for e in outcome.evaluations],
+        "evaluation_cached": [e.cached for e in outcome.evaluations],
+    }
     timing["wall_seconds"] = time.perf_counter() - start[0]
     timing["cpu_seconds"] = time.process_time() - start[1]
     timing["timing"].update(started_utc=started_utc, **(run_info or {}))
@@ -274,9 +248,45 @@ def run_search(
     return jsonable(record)
 
 
-def _answer_fields(answer: "Evaluation | None", is_feasible: bool, nb201: Any, dataset: str) -> dict[str, Any]:
+def _regret(optimum: float | None, accuracy: float | None, feasible: bool | None) -> float | None:
+    """Optimum minus the answer's accuracy, defined for a feasible answer only."""
+    if optimum is None or accuracy is None or not feasible:
+        return None
+    return optimum - accuracy
+
+
+def _anytime(
+    evaluations: list[Evaluation], nb201: Any, dataset: str, optimum: float | None
+) -> tuple[list[dict[str, Any]], list[float]]:
+    """The answer after each unique evaluation (see the module docstring), and the summed proxy seconds so far."""
+    entries: list[dict[str, Any]] = []
+    seconds: list[float] = []
+    seen: set[str] = set()
+    best: Evaluation | None = None
+    best_feasible: Evaluation | None = None
+    total = 0.0
+    for evaluation in evaluations:
+        if best is None or fitter(evaluation, best):
+            best = evaluation
+        if evaluation.feasible and (best_feasible is None or fitter(evaluation, best_feasible)):
+            best_feasible = evaluation
+        if evaluation.key in seen:
+            continue
+        seen.add(evaluation.key)
+        total += evaluation.seconds
+        answer = best_feasible or best
+        accuracy = float(nb201.accuracy(answer.index, dataset)) if nb201 is not None and answer.index is not None else None
+        entries.append({"evaluations": len(seen), "index": answer.index,
+                        "regret": _regret(optimum, accuracy, best_feasible is not None)})  # fmt: skip
+        seconds.append(total)
+    return entries, seconds
+
+
+def _answer_fields(
+    answer: Evaluation | None, is_feasible: bool, nb201: Any, dataset: str, cost_model: CostModel
+) -> dict[str, Any]:
     fields: dict[str, Any] = dict.fromkeys(
-        ("arch", "index", "ops", "canonical", "cost", "feasible", "phi", "fitness", "test_accuracy",
+        ("arch", "index", "ops", "canonical", "cost", "cost_imputed", "feasible", "phi", "fitness", "test_accuracy",
          "test_accuracies", "valid_12ep_accuracy", "answer_order")
     )  # fmt: skip
     fields["status"] = "ok" if is_feasible else "infeasible"
@@ -284,10 +294,11 @@ def _answer_fields(answer: "Evaluation | None", is_feasible: bool, nb201: Any, d
         return fields
     fields.update(
         arch=answer.arch, index=answer.index, ops=[int(o) for o in answer.ops], canonical=answer.key,
-        cost=answer.cost, feasible=bool(is_feasible), phi=answer.phi, fitness=answer.fitness, answer_order=answer.order,
+        cost=answer.cost, cost_imputed=bool(cost_model.imputed(answer.ops)), feasible=bool(is_feasible),
+        phi=answer.phi, fitness=answer.fitness, answer_order=answer.order,
     )  # fmt: skip
     if nb201 is not None and answer.index is not None:
-        fields["test_accuracies"] = _nb201_accuracies(nb201, answer.index)
+        fields["test_accuracies"] = {ds: float(nb201.accuracy(answer.index, ds)) for ds in nb201.datasets}
         fields["test_accuracy"] = fields["test_accuracies"][dataset]
         fields["valid_12ep_accuracy"] = float(nb201.accuracy(answer.index, dataset, "valid_12ep"))
     return fields
@@ -323,6 +334,10 @@ def load_result(path: Path | str) -> dict[str, Any]:
     sidecar = timing_path(path)
     if sidecar.is_file():
         record.update(json.loads(sidecar.read_text()))
+    seconds = record.get("anytime_seconds")
+    if isinstance(seconds, list) and len(seconds) == len(record.get("anytime") or []):
+        for entry, value in zip(record["anytime"], seconds):
+            entry["seconds"] = value
     return record
 
 
@@ -348,13 +363,10 @@ def summary_line(record: dict[str, Any]) -> str:
 
 
 __all__ = [
-    "EVALUATOR_METHODS",
     "METHODS",
     "SCHEMA",
     "Setting",
     "VOLATILE_KEYS",
-    "ZERO_COST_METHODS",
-    "check_method",
     "config_hash",
     "dumps",
     "jsonable",

@@ -1,4 +1,4 @@
-"""The NAS-Bench-201 space: encoding, isomorphism classes, analytic size, GA operators and a torch network.
+"""The NAS-Bench-201 space: encoding, isomorphism classes and their representatives, analytic size, GA operators.
 
 A cell has 4 nodes and 6 edges, listed in NB201's order (1<-0), (2<-0), (2<-1), (3<-0), (3<-1),
 (3<-2); each edge holds one of the 5 ops in `OPS` (NB201's own index order). The network is
@@ -8,7 +8,7 @@ ResNet basic block with stride 2, then BN-ReLU, global average pooling and a lin
 Facts this module was checked against (tests/test_spaces_nb201.py):
 
 - `canonical_key` reproduces NATS-Bench's unique string of every one of the 15,625 cells
-  character for character, hence its 6,466 classes.
+  character for character, hence its 6,466 classes; `representative` picks one member of each.
 - `params_mb` equals NASLib's `params` on every archived architecture of all three datasets:
   BN affine parameters count, and so do convs on edges that do not reach the output.
 - `flops_m` (convention "nb201") equals HW-NAS-Bench's CIFAR-10 `flop` column: conv
@@ -26,11 +26,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-import torch
-from torch import nn
+
+from hwevrsnas.spaces.base import ArchError as _ArchError
+from hwevrsnas.spaces.base import Space, check_ops, resample_mutation, uniform_crossover, uniform_sample
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NONE, SKIP, CONV1, CONV3, AVGPOOL = range(len(OPS))
@@ -59,20 +60,16 @@ _EXPECTED = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2| with op in " + ", ".join(OPS)
 _OP_INDEX = {name: i for i, name in enumerate(OPS)}
 
 
-class ArchError(ValueError):
+class ArchError(_ArchError):
     """A malformed NB201 architecture (string or op array)."""
 
 
 def validate(ops: np.ndarray | Sequence[int]) -> np.ndarray:
     """Check op indices of shape (..., 6) and return them as uint8."""
-    array = np.asarray(ops)
-    if array.ndim == 0 or array.shape[-1] != NUM_EDGES:
-        raise ArchError(f"an NB201 architecture has {NUM_EDGES} op indices, got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.integer):
-        raise ArchError(f"op indices must be integers, got dtype {array.dtype}")
-    if array.size and (array.min() < 0 or array.max() >= NUM_OPS):
-        raise ArchError(f"op indices must lie in 0..{NUM_OPS - 1}, got {array.min()}..{array.max()}")
-    return array.astype(np.uint8)
+    try:
+        return check_ops(ops, NUM_EDGES, NUM_OPS, "NB201")
+    except _ArchError as error:
+        raise ArchError(str(error)) from None
 
 
 def _single(ops: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -83,11 +80,33 @@ def _single(ops: np.ndarray | Sequence[int]) -> np.ndarray:
 
 
 def arch_to_ops(s: str) -> tuple[int, ...]:
-    """Parse an NB201 arch string into its 6 op indices in edge order."""
+    """Parse an NB201 arch string into its 6 op indices in edge order; ArchError saying what is malformed."""
     match = _ARCH_RE.fullmatch(s) if isinstance(s, str) else None
     if match is None:
-        raise ArchError(f"malformed NB201 arch string {s!r}: expected {_EXPECTED}")
+        raise ArchError(f"malformed NB201 arch string {s!r}: {_malformation(s)}; expected {_EXPECTED}")
     return tuple(_OP_INDEX[name] for name in match.groups())
+
+
+def _malformation(s: object) -> str:
+    """What is wrong with a string that is not an NB201 arch string (the first problem found)."""
+    if not isinstance(s, str):
+        return f"not a string but a {type(s).__name__}"
+    nodes = s.split("+")
+    if len(nodes) != NUM_NODES - 1:
+        return f"{len(nodes)} '+'-separated node(s), expected {NUM_NODES - 1}"
+    for node, text in enumerate(nodes, start=1):
+        if not (text.startswith("|") and text.endswith("|")):
+            return f"node {node} ({text!r}) must start and end with '|'"
+        edges = text[1:-1].split("|")
+        if len(edges) != node:
+            return f"node {node} has {len(edges)} edge(s), expected {node}"
+        for source, edge in enumerate(edges):
+            op, _, index = edge.partition("~")
+            if op not in _OP_INDEX:
+                return f"unknown op {op!r} on the edge into node {node} from node {source}"
+            if index != str(source):
+                return f"edge {edge!r} into node {node} must read from node {source} ('~{source}')"
+    return "unexpected characters"
 
 
 def ops_to_arch(ops: np.ndarray | Sequence[int]) -> str:
@@ -148,6 +167,34 @@ def iso_class_ids(ops: np.ndarray | Sequence[int]) -> np.ndarray:
     key_ids = _key_ids_by_code()[arch_codes(np.atleast_2d(validate(ops)))]
     _, first, inverse = np.unique(key_ids, return_index=True, return_inverse=True)
     return first[inverse].astype(np.int32)
+
+
+@functools.cache
+def _representative_codes() -> np.ndarray:
+    # For every base-5 code, the code of its class's representative (see `representative`).
+    every = (np.arange(N_ARCHS)[:, None] // NUM_OPS ** np.arange(NUM_EDGES)) % NUM_OPS
+    lexicographic = every @ (NUM_OPS ** np.arange(NUM_EDGES - 1, -1, -1))
+    order = np.argsort(lexicographic, kind="stable")
+    key_ids = _key_ids_by_code()
+    _, first = np.unique(key_ids[order], return_index=True)
+    codes = order[first][key_ids]
+    codes.flags.writeable = False
+    return codes
+
+
+def representative(ops: np.ndarray | Sequence[int]) -> np.ndarray:
+    """The representative of each architecture's isomorphism class: its lexicographically smallest op tuple.
+
+    Ops compare by index in `OPS` (none < skip < conv1x1 < conv3x3 < pool), edges in NB201's
+    order. The minimum puts 'none' on every edge whose op cannot change the cell's function (edges
+    off every input-output path, or reading a zero node), so the representative is the class's
+    leanest network. Twins differ in their dead edges, and a network built for one of them
+    initialises differently from the others (modules are created edge by edge) and counts other
+    parameters; every score of a class is therefore computed on this one member.
+    """
+    array = validate(ops)
+    codes = _representative_codes()[arch_codes(array)]
+    return ((codes[..., None] // NUM_OPS ** np.arange(NUM_EDGES)) % NUM_OPS).astype(np.uint8)
 
 
 def degenerate_mask(ops: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -226,123 +273,56 @@ def flops_m(
 
 def sample(rng: np.random.Generator, n: int) -> np.ndarray:
     """n architectures with every gene drawn uniformly from the 5 ops, as an (n, 6) uint8 array."""
-    return rng.integers(0, NUM_OPS, size=(n, NUM_EDGES), dtype=np.uint8)
+    return uniform_sample(rng, n, NUM_EDGES, NUM_OPS)
 
 
 def mutate(ops: np.ndarray, rng: np.random.Generator, p: float = 0.1) -> np.ndarray:
     """Resample each gene with probability p uniformly among all 5 ops, so it keeps its op 1 time in 5."""
-    array = validate(ops)
-    hit = rng.random(array.shape) < p
-    fresh = rng.integers(0, NUM_OPS, size=array.shape, dtype=np.uint8)
-    return np.where(hit, fresh, array).astype(np.uint8)
+    return resample_mutation(validate(ops), rng, p, NUM_OPS)
 
 
 def crossover(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
     """Uniform crossover: each gene comes from b with probability p, else from a."""
-    a, b = validate(a), validate(b)
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    return np.where(rng.random(shape) < p, b, a).astype(np.uint8)
+    return uniform_crossover(validate(a), validate(b), rng, p)
 
 
-def _relu_conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.ReLU(inplace=False),
-        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(c_out),
-    )
+
+class NB201Space(Space):
+    """NAS-Bench-201: 6 edges x 5 ops; isomorphism classes by NB201's unique string; accuracy in the tables."""
+
+    name = "nb201"
+    ops = OPS
+    num_genes = NUM_EDGES
+    network = "hwevrsnas.spaces.nb201_network:NB201Network"
+    has_accuracy = True
+
+    def validate(self, ops: np.ndarray | Sequence[int]) -> np.ndarray:
+        """Check op indices of shape (..., 6) and return them as uint8."""
+        return validate(ops)
+
+    def arch_str(self, ops: np.ndarray | Sequence[int]) -> str:
+        """NB201's arch string."""
+        return ops_to_arch(ops)
+
+    def parse_arch(self, text: str) -> np.ndarray:
+        """An NB201 arch string to its op indices."""
+        return np.asarray(arch_to_ops(text), dtype=np.uint8)
+
+    def canonical_key(self, ops: np.ndarray | Sequence[int]) -> str:
+        """NB201's isomorphism key."""
+        return canonical_key(ops)
+
+    def representative(self, ops: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The lexicographically smallest member of the class (see the module function)."""
+        return representative(_single(ops))
+
+    def is_degenerate(self, ops: np.ndarray | Sequence[int]) -> bool:
+        """No path of non-'none' edges from the cell's input to its output."""
+        return is_degenerate(ops)
+
+    def network_shape(self, C: int, N: int, num_classes: int) -> dict[str, Any]:
+        """The network's size knobs: C channels, N cells per stage."""
+        return {"C": C, "N": N, "num_classes": num_classes}
 
 
-class ResNetBasicBlock(nn.Module):
-    """NB201's stride-2 stage transition: two ReLU-Conv-BN 3x3 plus an AvgPool2d(2) + 1x1 conv shortcut."""
-
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__()
-        self.conv_a = _relu_conv_bn(c_in, c_out, 3, stride=2)
-        self.conv_b = _relu_conv_bn(c_out, c_out, 3)
-        self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Residual sum of the two-conv branch and the shortcut."""
-        return self.conv_b(self.conv_a(x)) + self.downsample(x)
-
-
-class NB201Cell(nn.Module):
-    """NB201's InferCell: node j = sum over i<j of op_{j<-i}(node i); the cell's output is node 3.
-
-    'none' edges get no module. A node without a non-'none' input is zero; a conv reading it still
-    runs (its BN shift makes the result a constant, as in NB201). Edges into nodes that cannot reach
-    node 3 keep their modules (they count as parameters in NB201) but are not computed.
-    """
-
-    def __init__(self, ops: np.ndarray | Sequence[int], C: int) -> None:
-        super().__init__()
-        self.ops = _single(ops)
-        self.edges = nn.ModuleDict()
-        for edge, op in enumerate(self.ops):
-            if op in CONV_KERNEL:
-                self.edges[str(edge)] = _relu_conv_bn(C, C, CONV_KERNEL[int(op)])
-            elif op == AVGPOOL:
-                self.edges[str(edge)] = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-        live = self.ops != NONE
-        feeds_output = [True] * NUM_NODES
-        for node in (2, 1):
-            feeds_output[node] = any(
-                live[e] and feeds_output[dst] for e, (dst, src) in enumerate(EDGES) if src == node
-            )
-        self._plan = [
-            (dst, src, int(op), str(edge))
-            for edge, ((dst, src), op) in enumerate(zip(EDGES, self.ops))
-            if op != NONE and feeds_output[dst]
-        ]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The cell's output for input x (same shape)."""
-        # None stands for an all-zero node, so zero branches cost nothing unless a conv reads them.
-        nodes: list[torch.Tensor | None] = [x, None, None, None]
-        for dst, src, op, key in self._plan:
-            operand = nodes[src]
-            if operand is None:
-                if op not in CONV_KERNEL:
-                    continue
-                operand = torch.zeros_like(x)
-            term = operand if op == SKIP else self.edges[key](operand)
-            nodes[dst] = term if nodes[dst] is None else nodes[dst] + term
-        return torch.zeros_like(x) if nodes[3] is None else nodes[3]
-
-
-class NB201Network(nn.Module):
-    """The NAS-Bench-201 network of one cell (C channels, N cells per stage), PyTorch default init."""
-
-    def __init__(
-        self, ops: np.ndarray | Sequence[int], C: int = 16, N: int = 5, num_classes: int = 10
-    ) -> None:
-        super().__init__()
-        self.ops = _single(ops)
-        channels = _stage_channels(C)
-        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        layers: list[nn.Module] = []
-        self.tap_layers: tuple[int, ...] = (N - 1, 2 * N)
-        for stage, c in enumerate(channels):
-            if stage:
-                layers.append(ResNetBasicBlock(channels[stage - 1], c))
-            layers.extend(NB201Cell(self.ops, c) for _ in range(N))
-        self.layers = nn.ModuleList(layers)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(channels[-1]), nn.ReLU(inplace=False))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(channels[-1], num_classes)
-
-    def forward_with_taps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Logits and the taps: last cell of stage 1, last cell of stage 2, the final BN-ReLU."""
-        out = self.stem(x)
-        taps = []
-        for index, layer in enumerate(self.layers):
-            out = layer(out)
-            if index in self.tap_layers:
-                taps.append(out)
-        out = self.lastact(out)
-        taps.append(out)
-        return self.classifier(self.pool(out).flatten(1)), taps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch of images."""
-        return self.forward_with_taps(x)[0]
+SPACE = NB201Space()

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import torch
 
+from hwevrsnas.errors import DamagedFile, InputError
+from hwevrsnas.integrity import verify_h5
 from hwevrsnas.spaces.fbnet import LAYOUT, NUM_LAYERS, NUM_OPS, OPS, validate
 from hwevrsnas.tables.h5util import atomic_h5, group, put
 from hwevrsnas.tables.metrics import HWNASBENCH_KIND
@@ -32,6 +33,7 @@ TOLERANCE_MS = 1e-9
 DEVICES = ("eyeriss", "fpga", "pixel3", "raspi4")
 GAUGE = "table[layer, 0] = 0 (op k3_e1); constant = latency of the all-k3_e1 architecture"
 HOLDOUT = "last 1000 rows of arch.pt (fit on the rows before them)"
+REBUILD = "rebuild it with `hwevrsnas tables build` (in the workflow: `snakemake --forcerun tables`)"
 _RESERVED_ATTRS = ("space", "dataset", "schema_version", "gauge", "holdout", "tolerance_ms")
 
 
@@ -40,6 +42,8 @@ class TableFitError(ValueError):
 
 
 def _load_pt(path: Path) -> object:
+    import torch  # only the builder reads HELP's torch files; the table reader stays torch-free
+
     # HELP's files hold plain lists and dicts, so the safe loader suffices.
     return torch.load(Path(path), weights_only=True)
 
@@ -175,16 +179,24 @@ class FBNetTable:
 
     @classmethod
     def open(cls, path: Path) -> FBNetTable:
-        """Load every device's table from an FBNet table file."""
+        """Load every device's table from an FBNet table file, after checking its content checksum."""
+        verify_h5(path, REBUILD)
+        try:
+            return cls._read(path)
+        except OSError as err:
+            raise DamagedFile(path, f"HDF5 cannot read it ({err})", REBUILD) from err
+
+    @classmethod
+    def _read(cls, path: Path) -> FBNetTable:
         with h5py.File(path, "r") as handle:
             if handle.attrs.get("space") != SPACE or handle.attrs.get("schema_version") != SCHEMA_VERSION:
-                raise ValueError(
+                raise InputError(
                     f"{path} is not an FBNet table file of schema {SCHEMA_VERSION} (space="
                     f"{handle.attrs.get('space')!r}, schema_version={handle.attrs.get('schema_version')!r})"
                 )
             ops = tuple(name.decode() for name in handle["ops"][()])
             if ops != OPS:
-                raise ValueError(f"{path} orders the ops as {ops}, this package as {OPS}")
+                raise InputError(f"{path} orders the ops as {ops}, this package as {OPS}")
             devices = handle["latency"]
             tables = {name: devices[name]["table"][()] for name in devices}
             constants = {name: float(devices[name].attrs["constant"]) for name in devices}
@@ -216,11 +228,11 @@ FBNET_DIR = "HELP/data/fbnet"
 
 def build_from_sources(root: Path, out_h5: Path) -> None:
     """Build fbnet.h5 from a directory holding the pinned HELP FBNet files (a mirror or resources/sources)."""
-    from hwevrsnas.tables.sources import source_checksums
+    from hwevrsnas.tables.sources import require_sources, source_checksums
 
-    root = Path(root)
     latency = {device: f"{FBNET_DIR}/latency/{device}.pt" for device in DEVICES}
     keys = [f"{FBNET_DIR}/arch.pt", f"{FBNET_DIR}/metainfo.pt", *latency.values()]
+    root = require_sources(root, keys)
     provenance = {"builder": "mirror", "sources": json.dumps(source_checksums(keys), sort_keys=True)}
     build_fbnet_tables(
         root / keys[0], root / keys[1], {d: root / p for d, p in latency.items()}, Path(out_h5), provenance

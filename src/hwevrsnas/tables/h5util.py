@@ -1,4 +1,4 @@
-"""Small HDF5 helpers shared by the table builders: reproducible datasets and atomic files."""
+"""Small HDF5 helpers shared by the table builders: reproducible datasets and atomic, sealed files."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ import h5py
 import numpy as np
 
 from hwevrsnas.atomic import atomic_path
+from hwevrsnas.integrity import USERBLOCK_SIZE, seal_h5
 
 
 @contextlib.contextmanager
 def atomic_h5(path: Path) -> Iterator[h5py.File]:
-    """Open a temporary HDF5 file beside `path` and rename it into place only if the block succeeds."""
+    """Open a temporary HDF5 file beside `path`; if the block succeeds, seal it (integrity.seal_h5) and rename it into place."""
     with atomic_path(path) as tmp:
         # libver pinned and no object timestamps, so two builds of the same inputs are byte-identical.
-        with h5py.File(tmp, "w", libver=("v110", "v110"), track_order=True) as handle:
+        with h5py.File(tmp, "w", libver=("v110", "v110"), track_order=True, userblock_size=USERBLOCK_SIZE) as handle:
             yield handle
+        seal_h5(tmp)
 
 
 def put(group: h5py.Group, name: str, data: np.ndarray, **attrs: object) -> h5py.Dataset:

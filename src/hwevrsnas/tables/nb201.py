@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from hwevrsnas import __version__
 from hwevrsnas.spaces import nb201 as space
@@ -22,7 +21,7 @@ from hwevrsnas.tables.metrics import (
     MetricSpec,
     mirror_metric_specs,
 )
-from hwevrsnas.tables.sources import source_checksums
+from hwevrsnas.tables.sources import require_sources, source_checksums
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,14 @@ class NB201Columns:
     notes: dict[str, str] = field(default_factory=dict)
 
 
+def _load_pt(path: Path) -> object:
+    import torch  # only the builder reads HELP's torch-saved lists; the table reader stays torch-free
+
+    return torch.load(path, weights_only=True)
+
+
 def _load_torch_list(path: Path) -> np.ndarray:
-    return np.asarray(torch.load(path, weights_only=True), dtype=np.float64)
+    return np.asarray(_load_pt(path), dtype=np.float64)
 
 
 def _require(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
@@ -88,7 +93,7 @@ def columns_from_mirror(root: Path) -> NB201Columns:
         raise TableBuildError(f"{root / NATS_CSV}: expected {N_ARCHS} rows, found {len(nats)}")
     arch_strings = nats["ArchitectureString"].tolist()
 
-    str2idx = torch.load(root / STR2IDX, weights_only=True)
+    str2idx = _load_pt(root / STR2IDX)
     disagree = [i for i, s in enumerate(arch_strings) if str2idx.get(s) != i]
     if disagree:
         raise TableBuildError(f"{root / STR2IDX} disagrees with {NATS_CSV} on index order at {disagree[:5]}")
@@ -217,8 +222,8 @@ def write_table(columns: NB201Columns, out: Path, provenance: dict[str, object])
 
 def build_from_mirror(root: Path, out: Path) -> None:
     """Build the NB201 table from a directory holding the pinned sources (a mirror or resources/sources)."""
-    columns = columns_from_mirror(root)
     keys = [NATS_CSV, MINI_PD, STR2IDX, HWNASBENCH_SOURCE, HWNB_EXAMPLES, HWNB360_SOURCE]
-    keys += sorted({spec.source for spec in columns.costs if spec.source.startswith(HELP_LATENCY_DIR)})
+    keys += sorted({spec.source for spec in mirror_metric_specs() if spec.source.startswith(HELP_LATENCY_DIR)})
+    columns = columns_from_mirror(require_sources(root, keys))
     write_table(columns, out, {"builder": "mirror", "sources": source_checksums(keys)})
     log.info("wrote %s", out)

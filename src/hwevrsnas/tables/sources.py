@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hwevrsnas.atomic import atomic_path
+from hwevrsnas.errors import MissingFile
 
 MIRROR_ENV = "HWEVRSNAS_MIRROR"
 SUMS_FILE = "SHA256SUMS"
@@ -62,6 +63,19 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def require_sources(root: Path | str, keys: Iterable[str]) -> Path:
+    """`root`, after checking that every source `keys` names is under it; MissingFile naming the fetch command."""
+    root = Path(root)
+    missing = [key for key in keys if not (root / key).exists()]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise MissingFile(
+            f"source(s) not found under {root}: {shown}; run `hwevrsnas fetch --dest {root}` first "
+            "(or point --sources at a folder that holds them)"
+        )
+    return root
 
 
 def default_mirror() -> Path | None:

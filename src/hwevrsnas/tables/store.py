@@ -11,9 +11,12 @@ from typing import Any, Sequence
 import h5py
 import numpy as np
 
+from hwevrsnas.errors import DamagedFile, InputError
+from hwevrsnas.integrity import verify_h5
 from hwevrsnas.tables.metrics import DATASETS
 
 ACCURACY_KINDS = ("test_200ep", "valid_12ep", "test_12ep")
+REBUILD = "rebuild it with `hwevrsnas tables build` (in the workflow: `snakemake --forcerun tables`)"
 
 
 def _ops_codes(ops: np.ndarray) -> np.ndarray:
@@ -88,14 +91,16 @@ class NB201Table:
 
     @classmethod
     def open(cls, path: Path | str) -> "NB201Table":
-        """Open the table at `path`: architectures now, each column on first use (about 6 MB in all)."""
+        """Open the table at `path` after checking its content checksum: architectures now, each column on first use."""
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"NB201 table not found at {path}; build it with `hwevrsnas tables build`")
-        with h5py.File(path, "r") as h5:
-            if h5.attrs.get("space") != "nb201":
-                raise ValueError(f"{path} is not an NB201 table (space={h5.attrs.get('space')!r})")
-            return cls(path, h5)
+        verify_h5(path, REBUILD)
+        try:
+            with h5py.File(path, "r") as h5:
+                if h5.attrs.get("space") != "nb201":
+                    raise InputError(f"{path} is not an NB201 table (space={h5.attrs.get('space')!r})")
+                return cls(path, h5)
+        except OSError as err:  # the checksum matched, so HDF5 itself cannot read what this package wrote
+            raise DamagedFile(path, f"HDF5 cannot read it ({err})", REBUILD) from err
 
     def __len__(self) -> int:
         return len(self.arch_strings)

@@ -1,0 +1,52 @@
+"""The `hwevrsnas` command: one subcommand per module of this package, each imported when the parser is built.
+
+The subcommand modules import nothing heavy at module level (torch, pandas and the tables are
+imported inside the command functions), so `hwevrsnas query ...` starts in about the time numpy
+and h5py take to import. Known, user-caused errors (hwevrsnas.errors.UserError) are printed as one
+line with exit status 2 (`--debug` shows their traceback too); any other exception is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from hwevrsnas.errors import UserError
+
+# Subcommand modules in the order `hwevrsnas --help` lists them.
+COMMAND_MODULES = ("fetch", "tables", "query", "proxy", "search", "study", "aggregate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `hwevrsnas` command."""
+    parser = argparse.ArgumentParser(
+        prog="hwevrsnas", description="Reproducible hardware-aware NAS benchmark suite (HW-EvRSNAS on tabular benchmarks)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of every error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"hwevrsnas.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse arguments, run the command, print user errors as one line (exit status 2)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except UserError as err:
+        if args.debug:
+            raise
+        logging.getLogger("hwevrsnas").debug("user error", exc_info=True)
+        print(f"hwevrsnas: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`hwevrsnas search`: one search run -> one result file (plus its timing sidecar) and a one-line summary."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from hwevrsnas.paths import BATCH_DIR, CACHE_DIR, SOURCES_DIR, TABLES_DIR
+from hwevrsnas.search.config import DEFAULTS, KNOBS
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(sub: Any) -> None:
+    """Register the subcommand; the GA flags and their defaults come from search.config.KNOBS."""
+    from hwevrsnas.search.methods import METHODS
+
+    p = sub.add_parser("search", help="run one hardware-aware search and write its result JSON")
+    p.add_argument("--space", default="nb201", help="search space: nb201, fbnet (default: %(default)s)")
+    p.add_argument("--dataset", default="cifar10", help="nb201: cifar10, cifar100, ImageNet16-120; fbnet: cifar100")
+    p.add_argument("--cost-dataset", help="dataset whose hardware costs to use (default: --dataset)")
+    p.add_argument("--device", required=True, help="target hardware, e.g. fpga, eyeriss, raspi4, pixel3")
+    p.add_argument("--metric", default="latency", help="cost metric: latency or energy (default: %(default)s)")
+    limit = p.add_mutually_exclusive_group(required=True)
+    limit.add_argument("--threshold", type=float, help="absolute cost threshold T (ms or mJ)")
+    limit.add_argument("--quantile", type=float, help="threshold as this quantile in [0, 1] of the costs")
+    p.add_argument("--method", default="hw-evrsnas", help=f"one of {', '.join(METHODS)} (default: %(default)s)")
+    p.add_argument("--preset", default="paper", help="proxy fidelity preset (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="search seed (default: %(default)s)")
+    p.add_argument("--out", required=True, help="result JSON; timings go to <stem>.timing.json beside it")
+    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    p.add_argument("--sources", default=SOURCES_DIR, help="fetched sources (default: %(default)s)")
+    p.add_argument("--cache", default=CACHE_DIR, help="score cache folder, '' for none (default: %(default)s)")
+    p.add_argument("--batch-dir", default=BATCH_DIR, help="proxy batch folder, '' for none (default: %(default)s)")
+    p.add_argument("--scores", nargs="*", default=[], metavar="FILE",
+                   help="score tables to read scores from when their identity matches (hwevrsnas scores build)")
+    for knob in KNOBS.values():
+        default = DEFAULTS[knob.name]
+        p.add_argument(knob.flag, type=knob.type, default=default, help=f"{knob.help} (default: {default})")
+    p.add_argument("--threads", type=int, default=1,
+                   help="scoring processes (each computes with one torch thread, so scores do not depend on this)")
+    p.add_argument("--accelerator", default="auto", help="proxy's torch device: auto, cpu, cuda (default: %(default)s)")
+    p.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a tty)"
+    )
+    p.set_defaults(func=run)
+
+
+def check_out(path: str) -> Path:
+    """The result path, refused before any work when it is a directory or its folder cannot be made."""
+    from hwevrsnas.errors import InputError
+
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(f"--out {out} is a directory; give the result file's path, e.g. {out / 'run.json'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"--out {out}: cannot create its folder ({err})") from None
+    return out
+
+
+def build_evaluator(args: argparse.Namespace, method: Any, preset: Any, accelerator: str) -> Any:
+    """The evaluator of the method's proxy, with every score table given whose identity matches attached."""
+    import functools
+
+    from hwevrsnas.proxy import ProxyContext, make_proxy
+    from hwevrsnas.proxy.batch import load_or_build_batch
+    from hwevrsnas.proxy.cache import ScoreCache
+
+    loader = functools.partial(
+        load_or_build_batch, preset, Path(args.sources), Path(args.batch_dir) if args.batch_dir else None
+    )
+    cache = ScoreCache(args.cache) if args.cache else None
+    context = ProxyContext(args.space, preset, loader, cache, accelerator, workers=args.threads)
+    evaluator = make_proxy(method.proxy, context)
+    if args.scores:
+        from hwevrsnas.scores import open_scores
+
+        for path in args.scores:
+            evaluator.attach(open_scores(path))
+    return evaluator
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate everything, run the search, write the result and its sidecar, print one line."""
+    from hwevrsnas.proxy.determinism import resolve_accelerator
+    from hwevrsnas.proxy.presets import get_preset
+    from hwevrsnas.search.config import GAConfig
+    from hwevrsnas.search.costs import CostModel
+    from hwevrsnas.search.methods import get_method
+    from hwevrsnas.search.result import Setting, run_search, summary_line, write_result
+
+    method = get_method(args.method)
+    preset = get_preset(args.preset)  # unknown presets are rejected for every method
+    config = GAConfig.from_mapping({name: getattr(args, name) for name in KNOBS})
+    out = check_out(args.out)
+    cost_model = CostModel.open(args.space, args.tables, args.dataset, args.device, args.metric, args.cost_dataset)
+    threshold = cost_model.resolve_threshold(args.threshold, args.quantile)
+    setting = Setting.from_cost(cost_model, threshold, args.method, preset.name, args.seed)
+    run_info: dict[str, Any] = {"threads": args.threads}
+    evaluator = None
+    if method.uses_proxy:
+        accelerator = resolve_accelerator(args.accelerator)
+        run_info["accelerator"] = accelerator
+        setup = time.perf_counter()
+        evaluator = build_evaluator(args, method, preset, accelerator)
+        run_info["setup_wall_seconds"] = time.perf_counter() - setup  # proxy batch and reference samples
+    log.info("search %s: threshold %s (%s)", setting, threshold.value, threshold.source)
+    record = run_search(setting, evaluator, cost_model, config, progress=args.progress, run_info=run_info)
+    write_result(record, out)
+    print(summary_line(record))
+    return 0

@@ -1,0 +1,36 @@
+"""The factories of the registered proxies (hwevrsnas.proxy.PROXIES): context -> Evaluator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hwevrsnas.proxy import ProxyContext
+from hwevrsnas.proxy.presets import Preset
+
+
+def rsnas(context: ProxyContext) -> Any:
+    """The representation-similarity proxy at the context's preset."""
+    from hwevrsnas.proxy.rsnas import ProxyEvaluator
+
+    return ProxyEvaluator(
+        context.space, context.preset, context.batch, context.cache, device=context.device, workers=context.workers
+    )
+
+
+def zero_cost(metric: str, context: ProxyContext) -> Any:
+    """A zero-cost proxy on the benchmark's own network (the paper preset's C and N), the context's batch and seed."""
+    from hwevrsnas.proxy.zerocost import ZeroCostEvaluator
+
+    return ZeroCostEvaluator(
+        context.space, metric, context.batch, context.cache, seed=context.preset.seed, preset=Preset(),
+        device=context.device,
+    )  # fmt: skip
+
+
+def rsnas_params(context: ProxyContext) -> Any:
+    """The rank mean of the rsnas proxy and #params (proxy.combined), its reference sample scored up front."""
+    from hwevrsnas.proxy.combined import RankMeanEvaluator
+
+    combined = RankMeanEvaluator(rsnas(context), zero_cost("params", context))
+    combined.reference()
+    return combined

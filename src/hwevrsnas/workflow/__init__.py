@@ -1,0 +1,24 @@
+"""The Snakemake workflow's logic, kept here so that it can be tested without Snakemake.
+
+The `Snakefile` and `rules/*.smk` only declare rules and call these modules:
+
+- `layout`: where every file lives, and the wildcards naming them;
+- `grid`: threshold labels, slices and leaves expanded from the config, and the targets;
+- `arguments`: a leaf's `hwevrsnas search` arguments and input files;
+- `checks`: the config checks the schema cannot express (run at parse time);
+- `steps`: the bodies of the `script:` rules.
+
+Importing this package does not import torch (the Snakefile imports it at parse time).
+"""
+
+from hwevrsnas.workflow.arguments import (
+    batch_file, ga_settings, preset_identity, search_args, search_command_args, search_inputs,
+)  # fmt: skip
+from hwevrsnas.workflow.checks import ConfigError, check_config, threshold_errors
+from hwevrsnas.workflow.grid import (
+    Leaf, Slice, aggregate_plots, aggregate_tables, check_targets, energy_settings, entry_methods, expand_grid,
+    parse_threshold_label, presets_used, run_targets, slice_checks, slice_of, slice_targets, slices, study_enabled,
+    study_outputs, template_regex, threshold_cli_args, threshold_label, threshold_labels, threshold_targets, uses_proxy,
+)  # fmt: skip
+from hwevrsnas.workflow.layout import *  # noqa: F403 (the paths and wildcards the rules use)
+from hwevrsnas.workflow.steps import pins_digest, script_logging

@@ -1,0 +1,75 @@
+"""What a search leaf is given: its `hwevrsnas search` arguments and its input files.
+
+A leaf's command line holds only the GA knobs its method reads (search.methods), so a changed knob
+reruns exactly the leaves it concerns (Snakemake reruns a job whose params changed).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Mapping
+
+from hwevrsnas.proxy.presets import get_preset
+from hwevrsnas.search.config import DEFAULTS, KNOBS, coerce
+from hwevrsnas.search.methods import get_method
+from hwevrsnas.workflow.grid import Leaf, slice_of, threshold_cli_args
+from hwevrsnas.workflow.layout import BATCH_DIR, CACHE_DIR, SOURCES_DIR, SOURCES_STAMP, TABLE_FILES, TABLES_DIR
+
+
+def ga_settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
+    """The GA knobs of one method: the `search` section with `search.overrides[method]` on top (null = inherit)."""
+    search = config["search"]
+    knobs = {name: search.get(name, default) for name, default in DEFAULTS.items()}
+    for name, value in (search.get("overrides") or {}).get(method, {}).items():
+        if value is not None:
+            knobs[name] = value
+    return {name: None if value is None else coerce(KNOBS[name], value) for name, value in knobs.items()}
+
+
+def batch_file(config: Mapping[str, Any]) -> str:
+    """The proxy batch file of the config's preset."""
+    return f"{BATCH_DIR}/{get_preset(config['proxy']['preset']).batch_file_name}"
+
+
+def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list[str]:
+    """The `hwevrsnas search` arguments of a leaf, except --out and --threads (the rule adds those)."""
+    leaf = Leaf.from_wildcards(wildcards)
+    method = get_method(leaf.method)
+    where = slice_of(config, wildcards)
+    args = ["--space", leaf.space, "--dataset", leaf.dataset, "--device", leaf.device, "--metric", leaf.metric]
+    if where.cost_dataset:
+        args += ["--cost-dataset", where.cost_dataset]
+    args += threshold_cli_args(leaf.threshold)
+    args += ["--method", leaf.method, "--seed", str(leaf.seed)]
+    if method.uses_proxy:
+        proxy = config["proxy"]
+        args += ["--preset", proxy["preset"], "--accelerator", proxy["accelerator"]]
+    for name, value in ga_settings(config, leaf.method).items():
+        if value is None or name not in method.knobs:
+            continue
+        args += [KNOBS[name].flag, repr(value) if isinstance(value, float) else str(value)]
+    args += ["--tables", TABLES_DIR]
+    if method.uses_proxy:
+        args += ["--sources", SOURCES_DIR, "--cache", CACHE_DIR, "--batch-dir", BATCH_DIR]
+    return args
+
+
+def search_command_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> str:
+    """`search_args` quoted for a shell command line."""
+    return shlex.join(search_args(config, wildcards))
+
+
+def search_inputs(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> dict[str, str]:
+    """What a leaf reads: its space's table, and for proxy methods the proxy batch and the sources."""
+    inputs = {"table": TABLE_FILES[wildcards["space"]]}
+    if get_method(wildcards["method"]).uses_proxy:
+        inputs["batch"] = batch_file(config)
+        inputs["sources"] = SOURCES_STAMP
+    return inputs
+
+
+def preset_identity(config: Mapping[str, Any], method: str) -> str:
+    """The proxy preset's knob digest for methods that use it, '' otherwise (a rule param: a changed preset reruns)."""
+    if not get_method(method).uses_proxy:
+        return ""
+    return get_preset(config["proxy"]["preset"]).digest

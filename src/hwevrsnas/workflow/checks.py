@@ -1,0 +1,186 @@
+"""What the config schema cannot check, done before any job runs; every message names the config key.
+
+`check_config` runs at parse time, after Snakemake's schema validation has filled in the defaults:
+it checks methods, presets, penalty forms, the GA knobs of every method (integral floats such as
+`population: 4.0` become integers exactly; 4.5 is an error), devices of each space and metric, and
+thresholds. When the cost tables already exist, every threshold is also resolved against its
+column, so a threshold below every architecture's cost stops the run before any job; on a fresh
+clone the `thresholds` rule does the same check right after the tables are built, and the leaves
+of a slice wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from hwevrsnas.errors import InputError, UserError
+from hwevrsnas.search.config import KNOBS, GAConfig, KnobError, coerce
+from hwevrsnas.search.methods import METHODS
+from hwevrsnas.spaces import SPACES, get_space
+from hwevrsnas.tables.fbnet import DATASET as FBNET_DATASET
+from hwevrsnas.tables.fbnet import DEVICES as FBNET_DEVICES
+from hwevrsnas.workflow.arguments import ga_settings
+from hwevrsnas.workflow.grid import entry_methods, threshold_labels
+from hwevrsnas.workflow.layout import SLICE, TABLE_FILES
+
+log = logging.getLogger(__name__)
+
+FBNET_DATASETS = (FBNET_DATASET,)
+
+
+class ConfigError(InputError):
+    """A config value the schema accepts but the workflow cannot run; the message names the key."""
+
+
+def _nb201_costs() -> dict[str, set[tuple[str, str]]]:
+    """(device, cost dataset) pairs with a cost column in a mirror or official build, by metric."""
+    from hwevrsnas.search.costs import COST_METRICS
+    from hwevrsnas.tables.metrics import DATASETS, HWNASBENCH_METRICS, mirror_metric_specs
+
+    known: dict[str, set[tuple[str, str]]] = {metric: set() for metric in COST_METRICS}
+    for spec in mirror_metric_specs():
+        if spec.metric in known:
+            known[spec.metric].add((spec.device, spec.dataset))
+    for device, metric in HWNASBENCH_METRICS:  # the official HW-NAS-Bench pickle has all three datasets
+        if metric in known:
+            known[metric].update((device, dataset) for dataset in DATASETS)
+    return known
+
+
+def _listing(values: Any) -> str:
+    return ", ".join(sorted(str(v) for v in values)) or "(none)"
+
+
+def normalise_knobs(config: dict[str, Any]) -> list[str]:
+    """Make the GA knobs of `search` and its overrides exactly their type, in place; return the errors."""
+    errors = []
+    search = config["search"]
+    sections = [("search", search), *((f"search.overrides.{m}", o) for m, o in (search.get("overrides") or {}).items())]
+    for at, knobs in sections:
+        for name, knob in KNOBS.items():
+            if knobs.get(name) is not None:
+                try:
+                    knobs[name] = coerce(knob, knobs[name])
+                except KnobError as err:
+                    errors.append(f"config key {at}.{name}: {err}")
+    return errors
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Everything the schema cannot check; raise ConfigError naming each bad key and value."""
+    from hwevrsnas.proxy.presets import PRESETS
+    from hwevrsnas.tables.metrics import DATASETS
+
+    errors: list[str] = normalise_knobs(config)
+
+    def bad(key: str, message: str) -> None:
+        errors.append(f"config key {key}: {message}")
+
+    def check_methods(key: str, methods: Sequence[str]) -> None:
+        for i, method in enumerate(methods):
+            if method not in METHODS:
+                bad(f"{key}[{i}]", f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+
+    check_methods("methods", config["methods"])
+    preset = config["proxy"]["preset"]
+    if preset not in PRESETS:
+        bad("proxy.preset", f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    search = config["search"]
+    for method in search["overrides"]:
+        if method not in METHODS:
+            bad(f"search.overrides.{method}", f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    if not errors:
+        for method in [None, *search["overrides"]]:
+            at = "search" if method is None else f"search.overrides.{method}"
+            try:
+                GAConfig.from_mapping(ga_settings(config, method or ""))
+            except KnobError as err:
+                bad(f"{at}.{err.knob}", str(err))
+
+    nb201_costs = _nb201_costs()
+    seen: dict[str, tuple[str, str | None]] = {}
+    for i, entry in enumerate(config["grid"]):
+        at = f"grid[{i}]"
+        space, dataset, metric = entry["space"], entry["dataset"], entry["metric"]
+        if space not in SPACES:
+            bad(f"{at}.space", f"unknown space {space!r}; valid spaces: {', '.join(SPACES)}")
+            continue
+        cost_dataset = entry.get("cost_dataset") or dataset
+        datasets = DATASETS if space == "nb201" else FBNET_DATASETS
+        if dataset not in datasets:
+            bad(f"{at}.dataset", f"unknown dataset {dataset!r} for {space}; valid datasets: {', '.join(datasets)}")
+        if cost_dataset not in datasets:
+            bad(f"{at}.cost_dataset", f"unknown cost dataset {cost_dataset!r} for {space}; valid: {', '.join(datasets)}")
+        if space == "fbnet" and metric != "latency":
+            bad(f"{at}.metric", f"unknown metric {metric!r} for fbnet (its tables hold latency only); valid: latency")
+        for j, device in enumerate(entry["devices"]):
+            key = f"{at}.devices[{j}]"
+            if space == "fbnet":
+                if device not in FBNET_DEVICES:
+                    bad(key, f"unknown device {device!r} for fbnet latency; valid devices: {_listing(FBNET_DEVICES)}")
+            else:
+                known = nb201_costs.get(metric, set())
+                devices = {d for d, _ in known}
+                if device not in devices:
+                    bad(key, f"unknown device {device!r} for nb201 {metric}; valid devices: {_listing(devices)}")
+                elif (device, cost_dataset) not in known:
+                    where = _listing(ds for d, ds in known if d == device)
+                    bad(key, f"device {device!r} has no {metric} costs for {cost_dataset!r}; they exist for {where} "
+                        f"(set `dataset` or `cost_dataset` of {at})")  # fmt: skip
+            name = SLICE.format(space=space, dataset=dataset, device=device, metric=metric)
+            if name in seen and seen[name][1] != entry.get("cost_dataset"):
+                bad(f"{at}.cost_dataset", f"slice {name} is also in {seen[name][0]} with cost_dataset "
+                    f"{seen[name][1]!r}: one slice, one cost dataset")  # fmt: skip
+            seen.setdefault(name, (at, entry.get("cost_dataset")))
+        methods = entry_methods(config, entry)
+        if entry.get("methods") is not None:
+            check_methods(f"{at}.methods", entry["methods"])
+        if not get_space(space).has_accuracy:
+            for method in sorted(m for m in set(methods) if m in METHODS and METHODS[m].needs_accuracy):
+                bad(f"{at}.methods", f"{method!r} needs an accuracy table; {space} has none (drop it for {space})")
+        thresholds = entry["thresholds"]
+        if not threshold_labels(thresholds):
+            bad(f"{at}.thresholds", "no quantiles and no values: a slice needs at least one threshold")
+        for j, q in enumerate(thresholds.get("quantiles") or ()):
+            if not (isinstance(q, (int, float)) and 0 <= q <= 1):
+                bad(f"{at}.thresholds.quantiles[{j}]", f"quantile {q!r} must lie in [0, 1]")
+        for j, v in enumerate(thresholds.get("values") or ()):
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                bad(f"{at}.thresholds.values[{j}]", f"threshold {v!r} must be a finite positive cost")
+    if not errors:
+        errors += threshold_errors(config)
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+
+
+def threshold_errors(config: Mapping[str, Any], tables_dir: Path | None = None) -> list[str]:
+    """Resolve every threshold of the grid against the cost tables when they exist (absent or damaged: not checked)."""
+    from hwevrsnas.search.costs import CostModel
+
+    errors = []
+    for i, entry in enumerate(config["grid"]):
+        table = Path(TABLE_FILES[entry["space"]])
+        table = Path(tables_dir) / table.name if tables_dir else table
+        if not table.is_file():
+            continue
+        for device in entry["devices"]:
+            try:
+                model = CostModel.open(
+                    entry["space"], table.parent, entry["dataset"], device, entry["metric"], entry.get("cost_dataset")
+                )
+            except UserError as err:  # the tables rule rebuilds a damaged table; its leaves name it
+                log.warning("thresholds of grid[%d] not checked before the run: %s", i, err)
+                return errors
+            for key in ("quantiles", "values"):
+                for j, number in enumerate(entry["thresholds"].get(key) or ()):
+                    try:
+                        model.resolve_threshold(**{{"quantiles": "quantile", "values": "value"}[key]: number})
+                    except InputError as err:
+                        errors.append(f"config key grid[{i}].thresholds.{key}[{j}] for device {device!r}: {err}")
+    return errors
+
+
+__all__ = ["ConfigError", "check_config", "normalise_knobs", "threshold_errors"]

@@ -1,0 +1,278 @@
+"""The grid of a workflow config: threshold labels, slices and leaves, and the files each stage makes.
+
+Threshold labels: `q<quantile>` or `v<value>`, the number written as Python's `repr(float(x))`
+(the shortest text that reads back as the same float), e.g. `q0.25`, `v2.5`. A leaf depends on
+its own label only (and, marked `ancient`, on its slice's checked thresholds file, so that a bad
+threshold stops the slice before any of its searches runs, while adding a threshold reruns no
+existing leaf).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from hwevrsnas.errors import InputError
+from hwevrsnas.search.methods import METHODS
+from hwevrsnas.spaces import get_space
+from hwevrsnas.workflow.layout import (
+    AGGREGATE_DIR, AGGREGATE_TABLES, CHECK, PLOT_FORMATS, PLOTS_DIR, RUN, SLICE, SLICE_KEYS, SLICE_SUMMARY,
+    STUDY_DIR, STUDY_FILES, THRESHOLDS, LEAF_KEYS, WILDCARD_CONSTRAINTS,
+)  # fmt: skip
+
+THRESHOLD_KINDS = {"q": "quantile", "v": "value"}
+
+
+def threshold_label(kind: str, number: float) -> str:
+    """`q0.25` for the quantile 0.25, `v2.5` for the absolute threshold 2.5 (repr of the float)."""
+    prefix = {"quantile": "q", "value": "v"}.get(kind)
+    if prefix is None:
+        raise InputError(f"unknown threshold kind {kind!r}; valid kinds: quantile, value")
+    number = float(number)
+    if not math.isfinite(number):
+        raise InputError(f"threshold {kind} must be finite, got {number!r}")
+    return prefix + repr(number)
+
+
+def parse_threshold_label(label: str) -> tuple[str, float]:
+    """`q0.25` -> ("quantile", 0.25); `v2.5` -> ("value", 2.5). The inverse of `threshold_label`."""
+    kind = THRESHOLD_KINDS.get(label[:1])
+    if kind is None or not re.fullmatch(WILDCARD_CONSTRAINTS["threshold"], label):
+        raise InputError(f"bad threshold label {label!r}: expected q<quantile> or v<value>, e.g. q0.25 or v2.5")
+    try:
+        number = float(label[1:])
+    except ValueError:
+        raise InputError(f"bad threshold label {label!r}: {label[1:]!r} is not a number") from None
+    return kind, number
+
+
+def threshold_cli_args(label: str) -> list[str]:
+    """The `hwevrsnas search` arguments of a label: `--quantile 0.25` or `--threshold 2.5`."""
+    kind, number = parse_threshold_label(label)
+    return ["--quantile" if kind == "quantile" else "--threshold", repr(number)]
+
+
+def threshold_labels(thresholds: Mapping[str, Sequence[float]]) -> list[str]:
+    """The labels of a `thresholds` config block: its quantiles, then its values, duplicates dropped."""
+    labels = [threshold_label("quantile", q) for q in thresholds.get("quantiles") or ()]
+    labels += [threshold_label("value", v) for v in thresholds.get("values") or ()]
+    return list(dict.fromkeys(labels))
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One (space, dataset, device, metric) of the grid: one cost column and its thresholds."""
+
+    space: str
+    dataset: str
+    device: str
+    metric: str
+    cost_dataset: str | None = None
+    thresholds: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """`{space}_{dataset}_{device}_{metric}`."""
+        return SLICE.format(**self.wildcards())
+
+    def wildcards(self) -> dict[str, str]:
+        """The slice's wildcard values."""
+        return {key: getattr(self, key) for key in SLICE_KEYS}
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One search of the grid; its fields are the wildcards of the search rule."""
+
+    space: str
+    dataset: str
+    device: str
+    metric: str
+    threshold: str
+    method: str
+    seed: int
+
+    def wildcards(self) -> dict[str, str]:
+        """The leaf's wildcard values (strings)."""
+        return {key: str(getattr(self, key)) for key in LEAF_KEYS}
+
+    def path(self, template: str = RUN) -> str:
+        """The leaf's file under a template (RUN, TIMING, CHECK, or a benchmark/log pattern)."""
+        return template.format(**self.wildcards())
+
+    @property
+    def slice_name(self) -> str:
+        """The name of the leaf's slice."""
+        return SLICE.format(**{key: getattr(self, key) for key in SLICE_KEYS})
+
+    @classmethod
+    def from_wildcards(cls, wildcards: Mapping[str, Any]) -> "Leaf":
+        """A leaf from Snakemake wildcards (or any mapping with the leaf keys)."""
+        values = {key: wildcards[key] for key in LEAF_KEYS}
+        values["seed"] = int(values["seed"])
+        return cls(**values)
+
+    @classmethod
+    def from_path(cls, path: str | Path, template: str = RUN) -> "Leaf":
+        """Parse a path made by `path(template)`; raise ValueError when it does not match."""
+        match = template_regex(template).fullmatch(str(path))
+        if match is None:
+            raise ValueError(f"{path} does not match {template}")
+        return cls.from_wildcards(match.groupdict())
+
+
+@functools.lru_cache(maxsize=None)
+def template_regex(template: str) -> re.Pattern[str]:
+    """A regex for a path template, with the workflow's wildcard constraints."""
+    pattern, position = "", 0
+    for match in re.finditer(r"\{(\w+)\}", template):
+        pattern += re.escape(template[position : match.start()])
+        pattern += f"(?P<{match.group(1)}>{WILDCARD_CONSTRAINTS[match.group(1)]})"
+        position = match.end()
+    return re.compile(pattern + re.escape(template[position:]))
+
+
+def entry_methods(config: Mapping[str, Any], entry: Mapping[str, Any]) -> list[str]:
+    """A grid entry's methods: its own list when given, else the top-level `methods`."""
+    methods = entry.get("methods")
+    return list(methods if methods is not None else config["methods"])
+
+
+def _grid_key(config: Mapping[str, Any]) -> str:
+    return json.dumps([config["grid"], config["methods"], config["seeds"]], sort_keys=True, default=str)
+
+
+def _memoised(function: Any) -> Any:
+    """Cache a function of the config's grid (Snakemake calls such functions once per job, of which a grid has thousands)."""
+    cache: dict[str, Any] = {}
+
+    @functools.wraps(function)
+    def wrapper(config: Mapping[str, Any]) -> Any:
+        key = _grid_key(config)
+        if key not in cache:
+            cache.clear()
+            cache[key] = function(config)
+        value = cache[key]
+        return type(value)(value)  # a shallow copy: callers may modify it
+
+    return wrapper
+
+
+@_memoised
+def slices(config: Mapping[str, Any]) -> dict[str, Slice]:
+    """Every slice of the grid by name (first entry first), with its threshold labels merged."""
+    out: dict[str, Slice] = {}
+    for entry in config["grid"]:
+        labels = threshold_labels(entry["thresholds"])
+        for device in entry["devices"]:
+            new = Slice(entry["space"], entry["dataset"], device, entry["metric"], entry.get("cost_dataset"))
+            old = out.get(new.name)
+            merged = tuple(dict.fromkeys((*(old.thresholds if old else ()), *labels)))
+            out[new.name] = Slice(*(getattr(new, key) for key in (*SLICE_KEYS, "cost_dataset")), merged)
+    return out
+
+
+@_memoised
+def expand_grid(config: Mapping[str, Any]) -> list[Leaf]:
+    """Every leaf: space x dataset x device x metric x threshold x method x seed, duplicates dropped."""
+    leaves: dict[Leaf, None] = {}
+    for entry in config["grid"]:
+        labels = threshold_labels(entry["thresholds"])
+        for device in entry["devices"]:
+            for label in labels:
+                for method in entry_methods(config, entry):
+                    for seed in config["seeds"]:
+                        leaf = Leaf(entry["space"], entry["dataset"], device, entry["metric"], label, method, seed)
+                        leaves[leaf] = None
+    return list(leaves)
+
+
+def run_targets(config: Mapping[str, Any]) -> list[str]:
+    """The result file of every leaf."""
+    return [leaf.path(RUN) for leaf in expand_grid(config)]
+
+
+def check_targets(config: Mapping[str, Any]) -> list[str]:
+    """The check file of every leaf."""
+    return [leaf.path(CHECK) for leaf in expand_grid(config)]
+
+
+def threshold_targets(config: Mapping[str, Any]) -> list[str]:
+    """The resolved-threshold file of every slice."""
+    return [THRESHOLDS.format(**s.wildcards()) for s in slices(config).values()]
+
+
+def slice_targets(config: Mapping[str, Any]) -> list[str]:
+    """The summary file of every slice."""
+    return [SLICE_SUMMARY.format(**s.wildcards()) for s in slices(config).values()]
+
+
+def slice_checks(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list[str]:
+    """The check files of the leaves of one slice (the input of its summary)."""
+    name = SLICE.format(**{key: wildcards[key] for key in SLICE_KEYS})
+    return list(_checks_by_slice(config).get(name, []))
+
+
+@_memoised
+def _checks_by_slice(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for leaf in expand_grid(config):
+        out.setdefault(leaf.slice_name, []).append(leaf.path(CHECK))
+    return out
+
+
+def slice_of(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> Slice:
+    """The configured slice of some wildcards; an unconfigured one (an ad-hoc target) gets no cost dataset."""
+    key = {k: str(wildcards[k]) for k in SLICE_KEYS}
+    return slices(config).get(SLICE.format(**key)) or Slice(**key)
+
+
+def uses_proxy(method: str) -> bool:
+    """Whether the method scores architectures with a proxy (and so needs the proxy batch)."""
+    return METHODS[method].uses_proxy
+
+
+def presets_used(config: Mapping[str, Any]) -> list[str]:
+    """The proxy presets whose batch the grid needs (none when no method uses a proxy)."""
+    return [config["proxy"]["preset"]] if any(uses_proxy(leaf.method) for leaf in expand_grid(config)) else []
+
+
+def study_enabled(config: Mapping[str, Any]) -> bool:
+    """Whether the fidelity study runs."""
+    return bool(config["fidelity_study"]["enabled"])
+
+
+def study_outputs() -> list[str]:
+    """The files the fidelity-study rule writes."""
+    return [f"{STUDY_DIR}/{name}" for name in STUDY_FILES]
+
+
+def aggregate_tables(config: Mapping[str, Any]) -> list[str]:
+    """The tables `analysis.report.aggregate` writes: main, devices, cost, comparisons (+ fidelity with a study)."""
+    names = [*AGGREGATE_TABLES, *(("fidelity",) if study_enabled(config) else ())]
+    return [f"{AGGREGATE_DIR}/{name}.{ext}" for name in names for ext in ("csv", "md")]
+
+
+def aggregate_plots(config: Mapping[str, Any]) -> list[str]:
+    """The plots it writes: one per slice, the search history (+ the fidelity plot with a study)."""
+    stems = [
+        f"device_{s.name}" + (f"_cost-{s.cost_dataset}" if s.cost_dataset not in (None, s.dataset) else "")
+        for s in slices(config).values()
+        if get_space(s.space).has_accuracy  # without accuracies (FBNet) there is no device plot
+    ]
+    stems.append("history")
+    stems += ["fidelity"] if study_enabled(config) else []
+    return [f"{PLOTS_DIR}/{stem}.{ext}" for stem in stems for ext in PLOT_FORMATS]
+
+
+def energy_settings(config: Mapping[str, Any]) -> dict[str, float] | None:
+    """The `energy` block for aggregate(), or None when disabled."""
+    energy = config.get("energy") or {}
+    if not energy.get("enabled", True):
+        return None
+    return {key: float(energy[key]) for key in ("power_watts", "grid_gco2_per_kwh")}

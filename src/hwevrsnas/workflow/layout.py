@@ -1,0 +1,60 @@
+"""Where the workflow's files live (paths relative to the working directory) and the wildcards naming them.
+
+    resources/sources/VERIFIED.tsv                 fetch: every pinned source, verified (a stamp)
+    resources/tables/{nb201,fbnet}.h5              tables (sealed: integrity.verify_h5)
+    resources/proxy/batch-<ref>-<digest>.pt        proxy_batch: a preset's batch (named by its batch knobs)
+    resources/cache/                               the shared proxy-score cache (not a declared output)
+    results/thresholds/{slice}.json                thresholds: configured labels -> values, checked
+    results/runs/{leaf}.json (+ .timing.json)      search: one result per grid point
+    results/checks/{leaf}.json                     evaluate: the result re-checked against the table
+    results/slices/{slice}.tsv                     slice: one line per run of a slice
+    results/fidelity/                              fidelity_study (optional)
+    results/tables/, results/plots/                aggregate
+
+with `{slice}` = `{space}_{dataset}_{device}_{metric}` and
+`{leaf}` = `{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}`.
+"""
+
+from __future__ import annotations
+
+from hwevrsnas.paths import BATCH_DIR, CACHE_DIR, SCORES_DIR, SOURCES_DIR, TABLES_DIR
+from hwevrsnas.search.costs import COST_METRICS
+
+SOURCES_STAMP = f"{SOURCES_DIR}/VERIFIED.tsv"
+TABLE_FILES = {"nb201": f"{TABLES_DIR}/nb201.h5", "fbnet": f"{TABLES_DIR}/fbnet.h5"}
+BATCH = BATCH_DIR + "/batch-{reference}-{digest}.pt"
+
+SLICE = "{space}_{dataset}_{device}_{metric}"
+LEAF = "{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}"
+RUN = f"results/runs/{LEAF}.json"
+TIMING = f"results/runs/{LEAF}.timing.json"
+CHECK = f"results/checks/{LEAF}.json"
+THRESHOLDS = f"results/thresholds/{SLICE}.json"
+SEARCH_LOG = f"logs/search/{LEAF}.log"
+SEARCH_BENCHMARK = f"benchmarks/search/{LEAF}.tsv"  # where analysis.report.read_benchmarks looks
+CHECK_LOG = f"logs/evaluate/{LEAF}.log"
+THRESHOLDS_LOG = f"logs/thresholds/{SLICE}.log"
+SLICE_LOG = f"logs/slices/{SLICE}.log"
+SLICE_SUMMARY = f"results/slices/{SLICE}.tsv"
+STUDY_DIR = "results/fidelity"
+STUDY_FILES = ("scores.csv", "seconds.csv", "summary.csv", "summary.md")
+AGGREGATE_DIR = "results/tables"
+AGGREGATE_TABLES = ("main", "devices", "cost", "comparisons")
+PLOTS_DIR = "results/plots"
+PLOT_FORMATS = ("png", "pdf")
+BENCHMARKS_DIR = "benchmarks"
+
+WILDCARD_CONSTRAINTS = {
+    "space": r"[a-z0-9]+",
+    "dataset": r"[A-Za-z0-9-]+",  # no underscore: keeps {space}_{dataset}_{device}_{metric} unambiguous
+    "device": r"[A-Za-z0-9_]+",  # titan_rtx_32, pi5_litert
+    "metric": "|".join(COST_METRICS),
+    "threshold": r"[qv][0-9][0-9.e+-]*",
+    "method": r"[a-z0-9][a-z0-9-]*",
+    "seed": r"[0-9]+",
+    "preset": r"[A-Za-z0-9_-]+",
+    "reference": r"[a-z0-9]+",
+    "digest": r"[0-9a-f]+",
+}
+LEAF_KEYS = ("space", "dataset", "device", "metric", "threshold", "method", "seed")
+SLICE_KEYS = ("space", "dataset", "device", "metric")

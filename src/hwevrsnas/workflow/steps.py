@@ -1,0 +1,178 @@
+"""The bodies of the workflow's `script:` rules (workflow_scripts/*.py only unpack `snakemake` and call these)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import logging
+import shlex
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from hwevrsnas.atomic import write_text
+from hwevrsnas.workflow.grid import Leaf, Slice, parse_threshold_label
+from hwevrsnas.workflow.layout import AGGREGATE_DIR, BATCH_DIR, BENCHMARKS_DIR, CACHE_DIR, PLOTS_DIR, SOURCES_DIR, STUDY_DIR, TABLES_DIR
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def script_logging(log_path: str | Path | None) -> Iterator[None]:
+    """Send stdout, stderr and logging (INFO) of a `script:` step to its rule's log file, tracebacks included."""
+    if not log_path:
+        yield
+        return
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+        handler = logging.StreamHandler(handle)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger()
+        old_level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        try:
+            yield
+        except BaseException:
+            log.exception("step failed")
+            raise
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(old_level)
+
+
+def pins_digest() -> str:
+    """sha256 of the package's pinned-source manifest (a fetch param: new pins refetch)."""
+    from importlib import resources
+
+    return hashlib.sha256(resources.files("hwevrsnas").joinpath("data/sources.tsv").read_bytes()).hexdigest()
+
+
+def resolve_mirror(config_mirror: str | None) -> Path | None:
+    """The mirror fetch uses: $HWEVRSNAS_MIRROR, else the config's `mirror`, else none (upstream downloads)."""
+    from hwevrsnas.tables.sources import default_mirror
+
+    return default_mirror() or (Path(config_mirror) if config_mirror else None)
+
+
+def fetch_sources(dest: str | Path, stamp: str | Path, config_mirror: str | None = None) -> Path:
+    """Fetch and verify every pinned source under `dest`; write the stamp listing them (TSV)."""
+    from hwevrsnas.tables.sources import fetch, load_manifest
+
+    mirror = resolve_mirror(config_mirror)
+    log.info("fetching pinned sources into %s (mirror: %s)", dest, mirror or "none: upstream downloads")
+    paths = fetch(Path(dest), mirror)
+    manifest = load_manifest()
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+    writer.writerow(["mirror_path", "kind", "sha256", "path"])
+    for key in sorted(paths):
+        writer.writerow([key, manifest[key].kind, manifest[key].sha256, str(paths[key])])
+    write_text(stamp, out.getvalue())
+    log.info("%d sources verified", len(paths))
+    return Path(stamp)
+
+
+def build_proxy_batch(preset_name: str, sources: str | Path, out: str | Path) -> Path:
+    """Build a preset's proxy batch from the sources into `out` (never reading an existing, possibly damaged, file)."""
+    from hwevrsnas.proxy.batch import ProxyBatch, make_proxy_batch
+    from hwevrsnas.proxy.presets import get_preset
+
+    preset = get_preset(preset_name)
+    batch = make_proxy_batch(preset, Path(sources))
+    batch.save(Path(out))
+    log.info("proxy batch of preset %s: %s (checksum %s)", preset.name, out, ProxyBatch.load(Path(out)).checksum)
+    return Path(out)
+
+
+def resolve_thresholds(tables_dir: str | Path, where: Slice, out: str | Path) -> dict[str, Any]:
+    """Resolve (and so check) every threshold label of a slice against its cost column; write them as JSON."""
+    from hwevrsnas.search.costs import CostModel
+
+    model = CostModel.open(where.space, tables_dir, where.dataset, where.device, where.metric, where.cost_dataset)
+    rows = []
+    for label in where.thresholds:
+        kind, number = parse_threshold_label(label)
+        threshold = model.resolve_threshold(**({"quantile": number} if kind == "quantile" else {"value": number}))
+        rows.append({"label": label, **threshold.to_json(), "uses_imputed": kind == "quantile" and model.any_imputed})
+    record = {"slice": where.name, **model.describe(), "min_cost": model.min_cost, "thresholds": rows}
+    write_text(out, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return record
+
+
+def check_leaf(run_path: str | Path, tables_dir: str | Path, leaf: Leaf, out: str | Path) -> dict[str, Any]:
+    """Re-check one leaf's result against the tables (search.verify); write the check JSON with the leaf's wildcards."""
+    from hwevrsnas.search.verify import check_result
+
+    expected = {key: getattr(leaf, key) for key in ("space", "dataset", "device", "metric", "method", "seed")}
+    result = check_result(run_path, tables_dir, expected, parse_threshold_label(leaf.threshold))
+    result["leaf"] = leaf.wildcards()
+    write_text(out, json.dumps(result, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    return result
+
+
+SLICE_COLUMNS = (
+    "threshold_label", "threshold", "method", "seed", "feasible", "cost", "test_accuracy",
+    "optimum_accuracy", "regret", "unique_evaluations", "status",
+)  # fmt: skip
+
+
+def summarise_slice(check_files: Sequence[str | Path], out: str | Path) -> Path:
+    """One TSV line per run of a slice, from its check files (sorted by threshold, method, seed)."""
+    rows = []
+    for path in check_files:
+        check = json.loads(Path(path).read_text())
+        leaf = check["leaf"]
+        rows.append({**check, "threshold_label": leaf["threshold"], "method": leaf["method"], "seed": int(leaf["seed"])})
+    rows.sort(key=lambda r: (r["threshold"], r["method"], r["seed"]))
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter="\t", lineterminator="\n")
+    writer.writerow(SLICE_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in SLICE_COLUMNS])
+    write_text(out, text.getvalue())
+    return Path(out)
+
+
+def run_aggregate(
+    run_files: Sequence[str | Path], energy: Mapping[str, float] | None, study: bool = False
+) -> list[Path]:
+    """Call `analysis.report.aggregate` with the workflow's layout."""
+    from hwevrsnas.analysis.report import aggregate
+
+    written = aggregate(
+        [Path(p) for p in run_files],
+        Path(TABLES_DIR),
+        Path(AGGREGATE_DIR),
+        Path(PLOTS_DIR),
+        energy=dict(energy) if energy else None,
+        study_dir=Path(STUDY_DIR) if study else None,
+        benchmarks_dir=Path(BENCHMARKS_DIR),
+    )
+    for path in written:
+        log.info("wrote %s", path)
+    return written
+
+
+def study_argv(study: Mapping[str, Any], device: str, out: str | Path, workers: int) -> list[list[str]]:
+    """The two `hwevrsnas` command lines of the fidelity study: `study run`, then `study summarise`."""
+    run = ["study", "run", "--n", str(study["n"]), "--seed", str(study["seed"]), "--out", str(out)]
+    for variant in study.get("variants") or ():
+        run += ["--variant", variant]
+    run += ["--sources", SOURCES_DIR, "--tables", TABLES_DIR, "--batch-dir", BATCH_DIR, "--cache", CACHE_DIR]
+    run += ["--device", device, "--workers", str(workers)]
+    return [run, ["study", "summarise", "--study", str(out), "--seed", str(study["seed"])]]
+
+
+def run_fidelity_study(study: Mapping[str, Any], accelerator: str, out: str | Path, workers: int) -> None:
+    """Run the fidelity study through the command line (one worker process per thread); raise if a step fails."""
+    from hwevrsnas.cli import main as cli
+    from hwevrsnas.proxy.determinism import resolve_accelerator
+
+    for argv in study_argv(study, resolve_accelerator(accelerator), out, workers):
+        log.info("hwevrsnas %s", shlex.join(argv))
+        status = cli(["-v", *argv])
+        if status:
+            raise RuntimeError(f"`hwevrsnas {shlex.join(argv)}` exited with status {status}")
