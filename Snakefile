@@ -18,10 +18,12 @@ min_version("8.0")
 configfile: "config/config.yaml"
 
 
+from hwevrsnas import workflow as W
+
+# `--config seeds=[0,1]` gives strings; the schema wants integers.
+W.from_command_line(config)
 # Schema: types, ranges, defaults, and unknown keys (a misspelt key fails here, naming it).
 validate(config, "config/schema.yaml")
-
-from hwevrsnas import workflow as W
 
 # What the schema cannot express: devices of a space and metric, methods, presets, GA knobs, and
 # (when the tables exist) every threshold against its cost column.

@@ -402,17 +402,74 @@ def test_tiny_rerun_does_nothing_and_new_thresholds_add_only_leaves(tiny_run, tm
 
 
 @pytest.mark.slow
-def test_tiny_results_are_byte_identical_from_scratch(tiny_run, tmp_path):
+def test_tiny_results_are_byte_identical_from_scratch_with_other_threads_and_order(tiny_run, tmp_path):
     workdir, env, _ = tiny_run
-    leaves = W.expand_grid(load(TEST_CONFIG))
+    config = load(TEST_CONFIG)
+    leaves = W.expand_grid(config)
     first = {leaf: (workdir / leaf.path(W.RUN)).read_bytes() for leaf in leaves}
+    tables = {path: (workdir / path).read_bytes() for path in W.aggregate_tables(config) if path.endswith("main.csv")}
     shutil.rmtree(workdir / "results")
     shutil.rmtree(workdir / W.CACHE_DIR, ignore_errors=True)
+    # The leaves one by one in reverse order (each warms the cache for the next), two scoring processes each.
+    for leaf in reversed(leaves):
+        proc = snakemake("--cores", "2", "--set-threads", "search=2", f"--configfile={TEST_CONFIG}", leaf.path(W.RUN),
+                         workdir=workdir, env=env)  # fmt: skip
+        assert proc.returncode == 0, output(proc)[-6000:]
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
     assert proc.returncode == 0, output(proc)[-6000:]
     assert "rule fetch" not in output(proc) and "rule tables" not in output(proc)  # only results were redone
     for leaf in leaves:
         assert (workdir / leaf.path(W.RUN)).read_bytes() == first[leaf], leaf
+    for path, data in tables.items():
+        assert (workdir / path).read_bytes() == data, path
+
+
+@pytest.mark.slow
+def test_a_threshold_below_every_cost_stops_the_run_before_any_job(tiny_run, tmp_path):
+    workdir, env, _ = tiny_run
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["grid"][0]["thresholds"]["values"] = [0.0001]
+    path = tmp_path / "low.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "--cores", "2", "--configfile", path, workdir=workdir, env=env)
+    text = output(proc)
+    assert proc.returncode != 0 and "grid[0].thresholds.values[0]" in text and "below every architecture" in text
+    assert "Job stats" not in text
+    # Without tables yet, the thresholds rule checks it right after the tables, before any search.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    proc = snakemake("--cores", "2", "--configfile", path, workdir=fresh, env=env)
+    text = output(proc)
+    assert proc.returncode != 0 and "below every architecture" in (fresh / "logs/thresholds/nb201_cifar10_fpga_latency.log").read_text()
+    assert not (fresh / "results/runs").exists()
+
+
+def test_seeds_can_be_given_on_the_command_line(tmp_path):
+    proc = snakemake("-n", "--cores", "1", "--configfile", TEST_CONFIG, "--config", "seeds=[0,1]", workdir=tmp_path)
+    assert proc.returncode == 0, output(proc)
+    config = load(TEST_CONFIG)
+    config["seeds"] = [0, 1]
+    assert job_total(output(proc)) == expected_jobs(config)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        "results/runs/nb201/cifar10/fpga_latency/q0.5/hw-evrsnas/seed0.json",
+        "results/slices/nb201_cifar10_fpga_latency.tsv",
+        "--forcerun aggregate",
+        "--until search",
+    ],
+)
+def test_make_passes_targets_and_options_through(tmp_path, flags):
+    """`make dryrun SNAKEFLAGS=...` as the README shows it (with --directory, so the repository stays clean)."""
+    if shutil.which("make") is None or not (REPO / ".venv" / ".installed").is_file():
+        pytest.skip("make or the project's .venv is missing")
+    command = ["make", "-s", "-C", str(REPO), "-o", ".venv/.installed", "dryrun", f"CONFIG={TEST_CONFIG}",
+               f"SNAKEFLAGS=--directory {tmp_path} {flags}"]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, output(proc)
+    assert "Job stats" in output(proc)
 
 
 @pytest.mark.slow
@@ -432,3 +489,23 @@ def test_check_result_catches_a_tampered_result(tiny_run, tmp_path):
     wrong_leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0)
     with pytest.raises(RuntimeError, match="threshold"):
         steps.check_leaf(good, tables, wrong_leaf, tmp_path / "wrong.check.json")
+
+
+@pytest.mark.slow
+def test_a_damaged_table_is_named_and_forcerun_repairs_it(tiny_run):
+    """Runs last on the shared working directory: it damages the table, then repairs it."""
+    workdir, env, _ = tiny_run
+    leaves = W.expand_grid(load(TEST_CONFIG))
+    first = {leaf: (workdir / leaf.path(W.RUN)).read_bytes() for leaf in leaves}
+    table = workdir / W.TABLE_FILES["nb201"]
+    data = bytearray(table.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    table.write_bytes(bytes(data))
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", "aggregate", workdir=workdir, env=env)
+    text = output(proc) + (workdir / "logs/aggregate.log").read_text()
+    assert proc.returncode != 0 and f"{W.TABLE_FILES['nb201']}: content checksum mismatch" in text
+    assert "snakemake --forcerun tables" in text
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", "tables", workdir=workdir, env=env)
+    assert proc.returncode == 0, output(proc)[-6000:]
+    for leaf in leaves:
+        assert (workdir / leaf.path(W.RUN)).read_bytes() == first[leaf], leaf

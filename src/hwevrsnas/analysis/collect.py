@@ -2,7 +2,9 @@
 
 Each row carries the run's setting (space, dataset, cost_dataset, device, metric, threshold,
 threshold_source, quantile, method, preset, seed), its answer (index, arch, cost, feasible,
-status, test_accuracy, optimum_accuracy, regret, unique_evaluations), the volatile numbers of its
+status, test_accuracy, optimum_accuracy, regret: null for an infeasible answer, unique_evaluations),
+`regret_penalised` (an infeasible answer counted at the regret of the worst feasible architecture),
+the volatile numbers of its
 timing sidecar (cache hits, wall/CPU/proxy seconds; NaN when the sidecar is absent), its
 `config_hash`, and the file it came from (`path`).
 
@@ -45,16 +47,21 @@ ANSWER_FIELDS = (
     "index", "arch", "cost", "feasible", "status", "test_accuracy", "optimum_accuracy", "regret", "unique_evaluations",
     "phi",
 )  # fmt: skip
+# An infeasible answer has no regret; `regret_penalised` gives it the regret of the worst feasible
+# architecture instead, so methods with different feasibility rates can be compared on one number.
+DERIVED_FIELDS = ("regret_penalised",)
 VOLATILE_FIELDS = (
     "cache_hits", "evaluator_cache_hits", "fresh_evaluations", "wall_seconds", "cpu_seconds", "proxy_seconds",
     "cached_proxy_seconds", "cold_seconds",
 )  # fmt: skip
 COLUMNS = (
     *SETTING_KEYS, "threshold_source", "quantile", "method", "preset", "label", "seed", *ANSWER_FIELDS,
+    *DERIVED_FIELDS,
     "evaluator", "best_feasible_phi", "phi_reference", "phi_gap", *VOLATILE_FIELDS, "config_hash", "ga_hash", "path",
 )  # fmt: skip
 FLOAT_FIELDS = (
-    "threshold", "quantile", "cost", "test_accuracy", "optimum_accuracy", "regret", "phi", "best_feasible_phi",
+    "threshold", "quantile", "cost", "test_accuracy", "optimum_accuracy", "regret", "regret_penalised", "phi",
+    "best_feasible_phi",
     "phi_reference", "phi_gap", *VOLATILE_FIELDS,
 )  # fmt: skip
 
@@ -89,6 +96,12 @@ def run_row(record: dict[str, Any], path: Path | str = "") -> dict[str, Any]:
     row["quantile"] = _number(setting["quantile"])
     for key in ANSWER_FIELDS:
         row[key] = record[key]
+    optimum = record.get("optimum") or {}
+    worst = optimum.get("worst_accuracy")
+    row["regret_penalised"] = (
+        record["regret"] if record["feasible"] or worst is None or record["optimum_accuracy"] is None
+        else record["optimum_accuracy"] - worst
+    )  # fmt: skip
     for key in VOLATILE_FIELDS[:6]:
         row[key] = record.get(key)
     timing = record.get("timing") or {}

@@ -14,7 +14,7 @@ Importing this package does not import torch (the Snakefile imports it at parse 
 from hwevrsnas.workflow.arguments import (
     batch_file, ga_settings, preset_identity, search_args, search_command_args, search_inputs,
 )  # fmt: skip
-from hwevrsnas.workflow.checks import ConfigError, check_config, threshold_errors
+from hwevrsnas.workflow.checks import ConfigError, check_config, from_command_line, threshold_errors
 from hwevrsnas.workflow.grid import (
     Leaf, Slice, aggregate_plots, aggregate_tables, check_targets, energy_settings, entry_methods, expand_grid,
     parse_threshold_label, presets_used, run_targets, slice_checks, slice_of, slice_targets, slices, study_enabled,

@@ -54,6 +54,17 @@ def _listing(values: Any) -> str:
     return ", ".join(sorted(str(v) for v in values)) or "(none)"
 
 
+def from_command_line(config: dict[str, Any]) -> dict[str, Any]:
+    """Undo what `--config key=value` does to lists: `seeds=[0,1]` arrives as ['0', '1']; make those integers.
+
+    Run before the schema validation. Other nested keys are best set with an overlay config file.
+    """
+    seeds = config.get("seeds")
+    if isinstance(seeds, list):
+        config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in seeds]
+    return config
+
+
 def normalise_knobs(config: dict[str, Any]) -> list[str]:
     """Make the GA knobs of `search` and its overrides exactly their type, in place; return the errors."""
     errors = []
@@ -183,4 +194,4 @@ def threshold_errors(config: Mapping[str, Any], tables_dir: Path | None = None) 
     return errors
 
 
-__all__ = ["ConfigError", "check_config", "normalise_knobs", "threshold_errors"]
+__all__ = ["ConfigError", "check_config", "from_command_line", "normalise_knobs", "threshold_errors"]
