@@ -26,10 +26,11 @@ W.from_command_line(config)
 validate(config, "config/schema.yaml")
 
 # What the schema cannot express: devices of a space and metric, methods, presets, GA knobs, and
-# (when the tables exist) every threshold against its cost column.
+# (when the tables exist) every threshold against its cost column. Plugins first: they add names.
 try:
+    W.use_plugins(config["plugins"])
     W.check_config(config)
-except W.ConfigError as err:
+except W.UserError as err:
     raise WorkflowError(str(err))
 
 
@@ -40,6 +41,7 @@ include: "rules/common.smk"
 include: "rules/sources.smk"
 include: "rules/tables.smk"
 include: "rules/proxy.smk"
+include: "rules/scores.smk"
 include: "rules/search.smk"
 include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"

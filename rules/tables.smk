@@ -11,6 +11,7 @@ rule tables:
     params:
         sources=lambda wc, input: os.path.dirname(input[0]),
         out=lambda wc, output: os.path.dirname(output.nb201),
+        plugins=config["plugins"],  # plugins may add cost columns: other plugins, another table
     conda:
         CONDA_ENV
     log:

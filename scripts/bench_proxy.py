@@ -1,30 +1,49 @@
-"""Benchmark the proxy: seconds per unique architecture, fast path vs a plain loop of the same protocol.
+"""Benchmark the proxy engines side by side, in one run: seconds per architecture against a plain loop.
 
-The plain loop is the straightforward implementation of METHOD.md section 2 that the fast path is
-judged against: it runs the reference model on the batch at every step, builds the centring
-matrix H explicitly, logs the loss with `.item()` every step and uses torch's default threads.
-Both train the same seeded networks on the same batch, so their scores should rank alike.
+Paths timed on the same fixed stratified sample of NB201 classes (their representatives):
+
+- plain: METHOD.md section 2 written plainly (the reference model run at every step, an explicit
+  centring matrix, `.item()` every step, torch's default threads, the default memory layout);
+- single: the project's single path (trainer.train_and_score) with one pinned thread, per process;
+- single x W: the same in W processes (the throughput of a W-core machine);
+- stacked: the stacked engine (proxy.engine), K networks per step, one thread.
+
+The single and stacked paths must give the same scores bit for bit (checked here too); the plain
+loop differs in float order only. The arithmetic floor is the sample's multiply-adds (NB201's FLOP
+count, forward), times 3 for forward and backward, times 2 FLOPs per multiply-add, the batch and
+the steps, divided by the convolution throughput measured here on the shapes NB201 uses.
+
+    python scripts/bench_proxy.py --preset quick --n 16
+    python scripts/bench_proxy.py --preset paper --n 2
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
+import multiprocessing
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
 from hwevrsnas.proxy import study
-from hwevrsnas.proxy.batch import ProxyBatch
-from hwevrsnas.proxy.evaluator import build_network, evaluator_from_files, load_or_build_batch, reference_checkpoint
+from hwevrsnas.proxy.batch import ProxyBatch, load_or_build_batch, reference_checkpoint
+from hwevrsnas.proxy.determinism import pinned_threads
+from hwevrsnas.proxy.engine import train_and_score_many
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.proxy.reference import load_reference
+from hwevrsnas.proxy.rsnas import build_candidate
+from hwevrsnas.proxy.trainer import train_and_score
+from hwevrsnas.spaces import get_space
+from hwevrsnas.spaces.nb201 import flops_m
 from hwevrsnas.tables.store import NB201Table
+
+SPACE = get_space("nb201")
 
 
 def plain_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -39,19 +58,17 @@ def plain_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def plain_loop(ops: np.ndarray, batch: ProxyBatch, reference: nn.Module, preset) -> tuple[float, float]:
     """METHOD.md's protocol written plainly; returns (score, seconds)."""
     start = time.perf_counter()
-    torch.manual_seed(preset.seed)
-    model = build_network("nb201", ops, preset)
+    model = build_candidate(SPACE, ops, preset)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=preset.momentum, weight_decay=preset.weight_decay)
-    history = []
-    for _ in range(preset.steps + 1):
+    for step in range(preset.steps + 1):
         with torch.no_grad():
             _, ref_taps = reference.forward_with_taps(batch.images)
         logits, taps = model.forward_with_taps(batch.images)
         ckas = torch.stack([plain_cka(taps[t], ref_taps[t]) for t in preset.taps])
         loss = preset.cka_weight * (1 - ckas).sum() + preset.ce_weight * nn.functional.cross_entropy(logits, batch.labels)
-        history.append(loss.item())
-        if len(history) > preset.steps:
+        loss.item()
+        if step == preset.steps:
             break
         optimizer.zero_grad()
         loss.backward()
@@ -59,53 +76,96 @@ def plain_loop(ops: np.ndarray, batch: ProxyBatch, reference: nn.Module, preset)
     return float(ckas.detach().mean()), time.perf_counter() - start
 
 
+def single(args: tuple) -> list[tuple[float, float]]:
+    """The single path on some architectures in this process, one pinned thread: (score, seconds) each."""
+    archs, batch, preset = args
+    batch = batch.to("cpu", memory_format=torch.channels_last)
+    out = []
+    with pinned_threads():
+        for ops in archs:
+            start = time.perf_counter()
+            result = train_and_score(build_candidate(SPACE, ops, preset).to(memory_format=torch.channels_last), batch, preset)
+            out.append((result.score, time.perf_counter() - start))
+    return out
+
+
+def conv_gflops(threads: int) -> float:
+    """Forward + backward throughput (GFLOP/s) of 3x3 convolutions at NB201's shapes, batch 32, channels-last."""
+    torch.set_num_threads(threads)
+    flop, seconds = 0.0, 0.0
+    for channels, side in ((16, 32), (32, 16), (64, 8)):
+        x = torch.randn(32, channels, side, side).to(memory_format=torch.channels_last).requires_grad_()
+        w = torch.randn(channels, channels, 3, 3).to(memory_format=torch.channels_last).requires_grad_()
+        for repeat in range(6):
+            start = time.perf_counter()
+            F.conv2d(x, w, padding=1).sum().backward()
+            if repeat:  # the first call creates the kernel
+                seconds += time.perf_counter() - start
+                flop += 3 * 2 * 32 * side * side * channels * channels * 9
+    return flop / seconds / 1e9
+
+
 def main() -> None:
-    """Time both paths on a fixed stratified sample and print one JSON object and a Markdown table."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Time every path on the sample; print one JSON object and a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="quick")
-    parser.add_argument("--n", type=int, default=8, help="sample size (stratified, seed 0)")
+    parser.add_argument("--n", type=int, default=8, help="sample size (stratified over NB201 classes, seed 0)")
+    parser.add_argument("--stack", type=int, default=8, help="networks per stacked step")
+    parser.add_argument("--workers", type=int, default=2, help="processes of the single path's throughput run")
     parser.add_argument("--sources", default="resources/sources")
     parser.add_argument("--tables", default="resources/tables")
     parser.add_argument("--batch-dir", default="resources/proxy")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes for the fast path's throughput run")
     args = parser.parse_args()
 
     table = NB201Table.open(Path(args.tables) / "nb201.h5")
     preset = get_preset(args.preset)
-    indices = study.stratified_sample(table, args.n, seed=0)
-    batch_path = load_or_build_batch(preset, Path(args.sources), Path(args.batch_dir), return_path=True)
-    batch = ProxyBatch.load(batch_path)
-    reference = load_reference(int(preset.reference.removeprefix("resnet")), reference_checkpoint(Path(args.sources), preset.reference))
+    archs = [SPACE.representative(table.ops[i]) for i in study.stratified_sample(table, args.n, seed=0)]
+    batch = load_or_build_batch(preset, Path(args.sources), Path(args.batch_dir))
+    depth = int(preset.reference.removeprefix("resnet"))
+    reference = load_reference(depth, reference_checkpoint(Path(args.sources), preset.reference))
+    n = len(archs)
 
-    plain = [plain_loop(table.ops[i], batch, reference, preset) for i in indices]
-    plain_wall = sum(s for _, s in plain)
-    factory = functools.partial(evaluator_from_files, "nb201", preset, batch_path, None)
     default_threads = torch.get_num_threads()
+    plain = [plain_loop(ops, batch, reference, preset) for ops in archs]
+    one = single((archs, batch, preset))
     start = time.perf_counter()
-    fast_one = study.score_all(factory, table.ops[indices], workers=1, threads=default_threads, progress=False)
-    fast_one_wall = time.perf_counter() - start
+    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+        pool.map(single, [(archs[i :: args.workers], batch, preset) for i in range(args.workers)])
+    many_wall = time.perf_counter() - start  # worker start-up (torch import) included
     start = time.perf_counter()
-    study.score_all(factory, table.ops[indices], workers=args.workers, threads=1, progress=False)
-    fast_many_wall = time.perf_counter() - start  # throughput: worker start-up (torch import) included
+    with pinned_threads():
+        networks = [build_candidate(SPACE, ops, preset).to(memory_format=torch.channels_last) for ops in archs]
+        channels_last = batch.to("cpu", memory_format=torch.channels_last)
+        stacked = []
+        for i in range(0, n, args.stack):
+            stacked += train_and_score_many(networks[i : i + args.stack], channels_last, preset)
+    stacked_wall = time.perf_counter() - start
+    gflops = {threads: conv_gflops(threads) for threads in (1, args.workers)}
     torch.set_num_threads(default_threads)
-    plain_scores = [s for s, _ in plain]
-    many = f"fast_{args.workers}workers_1thread"
+
+    mac = sum(float(flops_m(ops, 10, preset.C, preset.N)) for ops in archs) * 1e6 / n
+    step_flop = mac * 2 * 3 * preset.batch_size
+    plain_s = sum(s for _, s in plain) / n
     out = {
-        "preset": preset.name,
-        "n_archs": len(indices),
-        "torch_threads_default": default_threads,
-        "plain_s_per_arch": plain_wall / len(indices),
-        "fast_1proc_s_per_arch": fast_one_wall / len(indices),
-        f"{many}_s_per_arch": fast_many_wall / len(indices),
-        "ratio_fast_1proc_to_plain": fast_one_wall / plain_wall,
-        f"ratio_{many}_to_plain": fast_many_wall / plain_wall,
-        "spearman_fast_vs_plain": float(stats.spearmanr(plain_scores, [r["score"] for r in fast_one]).statistic),
-        "max_abs_score_diff": float(np.max(np.abs(np.subtract(plain_scores, [r["score"] for r in fast_one])))),
-    }
+        "preset": preset.name, "n_archs": n, "torch_threads_default": default_threads,
+        "plain_s_per_arch": plain_s,
+        "single_1thread_s_per_arch": sum(s for _, s in one) / n,
+        f"single_{args.workers}proc_wall_s_per_arch": many_wall / n,
+        f"stacked_k{args.stack}_s_per_arch": stacked_wall / n,
+        "ratio_single_to_plain": sum(s for _, s in one) / n / plain_s,
+        f"ratio_single_{args.workers}proc_to_plain": many_wall / n / plain_s,
+        f"ratio_stacked_k{args.stack}_to_plain": stacked_wall / n / plain_s,
+        "stacked_equals_single_bitwise": all(a == b.score for (a, _), b in zip(one, stacked)),
+        "spearman_single_vs_plain": float(stats.spearmanr([s for s, _ in plain], [s for s, _ in one]).statistic),
+        "max_abs_score_diff_single_vs_plain": float(np.max(np.abs(np.subtract([s for s, _ in plain], [s for s, _ in one])))),
+        "mean_gflop_per_step": step_flop / 1e9,
+        "conv_gflops_1thread": gflops[1], f"conv_gflops_{args.workers}threads": gflops[args.workers],
+        f"arithmetic_floor_s_per_arch_{args.workers}threads": step_flop * preset.steps / (gflops[args.workers] * 1e9),
+    }  # fmt: skip
     print(json.dumps(out, indent=1))
     print("\n| figure | value |\n|---|---|")
     for key, value in out.items():
-        print(f"| {key} | {value if isinstance(value, str) else f'{value:.4g}'} |")
+        print(f"| {key} | {value if isinstance(value, (str, bool)) else f'{value:.4g}'} |")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from scipy.stats import spearmanr
 from hwevrsnas.proxy.data import augment, load_cifar10, to_tensor
 from hwevrsnas.proxy.zerocost import SCORE_FUNCTIONS
 from hwevrsnas.spaces import nb201
+from hwevrsnas.spaces.nb201_network import NB201Network
 
 NASLIB_JSON = "NASLib/naslib/data/zc_nasbench201.json"
 NATS_CSV = "nats-bench-landscape/nats_bench.csv"
@@ -90,7 +91,7 @@ def main() -> None:
         row["acc200"] = accuracy[row["nb201_index"]]
         for metric in metrics:
             torch.manual_seed(args.seed)
-            model = nb201.NB201Network(ops, C=16, N=5, num_classes=10)
+            model = NB201Network(ops, C=16, N=5, num_classes=10)
             start = time.perf_counter()
             row[f"ours_{metric}"] = SCORE_FUNCTIONS[metric](model, images, labels)
             seconds[metric].append(time.perf_counter() - start)

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the data mirror is, and the tables built from it once per session."""
+"""Shared fixtures: where the data mirror is, the tables built from it once per session, one torch thread,
+and a fake evaluator (tests/fakes.py)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,20 @@ def nb201(nb201_h5: Path):
     from hwevrsnas.tables.store import NB201Table
 
     return NB201Table.open(nb201_h5)
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op torch thread for the test (how scores are defined; faster for tiny networks on 2 cores)."""
+    from hwevrsnas.proxy.determinism import pinned_threads
+
+    with pinned_threads():
+        yield
+
+
+@pytest.fixture
+def fake_evaluator(nb201):
+    """A factory of fake evaluators on the session's NB201 table (phi = the representative's 12-epoch accuracy)."""
+    from fakes import FakeEvaluator
+
+    return lambda **kwargs: FakeEvaluator(nb201, **kwargs)

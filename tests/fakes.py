@@ -36,3 +36,27 @@ class FakeEvaluator(Evaluator):
             ops = np.asarray(representative, dtype=float)
             phi = float(np.cos(np.arange(len(ops)) * ops).mean() + 1) / 2
         return ProxyResult(phi, 0.0, [phi], self.seconds)
+
+
+class ToyProxy(Evaluator):
+    """A proxy defined in a test file and registered like any other (docs/EXTENDING.md): a fixed function of the
+    class representative, instant to compute, with the preset's digest in its identity."""
+
+    kind = "toy"
+
+    def __init__(self, space: str, preset) -> None:
+        super().__init__(space)
+        self.preset = preset
+
+    def identity(self) -> dict:
+        return {"kind": self.kind, "space": self.space.name, "preset": self.preset.digest}
+
+    def compute(self, representative: np.ndarray) -> ProxyResult:
+        ops = np.asarray(representative, dtype=float)
+        score = float(np.cos(1.0 + np.arange(len(ops)) * ops).mean() + 1.0) / 2.0
+        return ProxyResult(score, 1.0 - score, [score], 0.001, raw=score)
+
+
+def toy_proxy(context) -> ToyProxy:
+    """The factory the registry calls (hwevrsnas.proxy.register_proxy("toy", "fakes:toy_proxy", ...))."""
+    return ToyProxy(context.space, context.preset)

@@ -69,12 +69,13 @@ def job_total(text: str) -> int:
 
 def expected_jobs(config: dict) -> int:
     """Grid product plus fixed jobs, computed from the config here (independently of hwevrsnas.workflow)."""
-    leaves, slices, proxy = set(), set(), False
+    leaves, slices, proxy, nb201_proxy = set(), set(), False, False
     for entry in config["grid"]:
         th = entry.get("thresholds") or {}
         labels = {("q", float(q)) for q in th.get("quantiles", [])} | {("v", float(v)) for v in th.get("values", [])}
         methods = entry.get("methods") or config["methods"]
         proxy |= bool(set(methods) - {"rea-valid12", "oracle"})
+        nb201_proxy |= entry["space"] == "nb201" and bool(set(methods) - {"rea-valid12", "oracle"})
         for device in entry["devices"]:
             slices.add((entry["space"], entry["dataset"], device, entry["metric"]))
             for label in labels:
@@ -82,6 +83,8 @@ def expected_jobs(config: dict) -> int:
                     for seed in config["seeds"]:
                         leaves.add((entry["space"], entry["dataset"], device, entry["metric"], label, method, seed))
     fixed = 4 + int(proxy) + int(bool(config.get("fidelity_study", {}).get("enabled")))  # all fetch tables aggregate
+    scores = config.get("scores", {})
+    fixed += scores.get("shards", 8) + 1 if scores.get("enabled") and nb201_proxy else 0  # shards + merge
     return 2 * len(leaves) + 2 * len(slices) + fixed  # search + evaluate per leaf, thresholds + slice per slice
 
 
@@ -288,24 +291,28 @@ def test_plot_and_table_names():
     assert W.energy_settings({"energy": {"enabled": False}}) is None
 
 
-def test_study_argv():
-    run, summarise = steps.study_argv({"n": 50, "seed": 0, "variants": ["quick=quick"]}, "cpu", "results/fidelity", 2)
-    assert run[:2] == ["study", "run"] and run[run.index("--variant") + 1] == "quick=quick"
-    assert run[run.index("--workers") + 1] == "2" and summarise[:2] == ["study", "summarise"]
-    from hwevrsnas.cli import build_parser
-
-    build_parser().parse_args(run)
-    build_parser().parse_args(summarise)
+@pytest.mark.slow
+def test_the_fidelity_study_step_runs_through_the_command_line(tiny_run, monkeypatch):
+    workdir, env, _ = tiny_run
+    monkeypatch.chdir(workdir)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    study = {"n": 3, "seed": 0, "variants": ["tiny=tiny"]}
+    steps.run_fidelity_study(study, "cpu", "study", workers=1)
+    summary = (workdir / "study" / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("proxy,n,") and any(line.startswith("tiny:cka,3,") for line in summary)
 
 
 # ---- Snakemake: lint, dry runs, config errors -----------------------------------------------------------------
-def test_lint_is_clean():
-    proc = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
+@pytest.mark.slow
+def test_lint_is_clean(tmp_path):
+    proc = snakemake("--lint", workdir=tmp_path)
     text = output(proc)
     assert proc.returncode == 0, text
     assert "Lints for" not in text, text
 
 
+@pytest.mark.slow
 def test_dry_run_plans_the_grid(tmp_path):
     proc = snakemake("-n", "--cores", "2", "--configfile", DEFAULT_CONFIG, workdir=tmp_path)
     assert proc.returncode == 0, output(proc)
@@ -313,6 +320,7 @@ def test_dry_run_plans_the_grid(tmp_path):
     assert job_total(output(proc)) == expected_jobs(config)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["local", "slurm", "cluster-generic"])
 def test_dry_run_with_profile(tmp_path, profile):
     if profile != "local":
@@ -322,6 +330,7 @@ def test_dry_run_with_profile(tmp_path, profile):
     assert job_total(output(proc)) == expected_jobs(load(DEFAULT_CONFIG))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "config,needles",
     [
@@ -444,6 +453,28 @@ def test_a_threshold_below_every_cost_stops_the_run_before_any_job(tiny_run, tmp
     assert not (fresh / "results/runs").exists()
 
 
+@pytest.mark.slow
+def test_a_score_table_is_built_in_shards_and_read_by_the_proxy_leaves(tmp_path):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["scores"] = {"enabled": True, "shards": 3, "batch_size": 8}
+    config["methods"] = ["hw-evrsnas", "hw-evrsnas-params", "oracle"]
+    path = tmp_path / "scores.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "--cores", "2", "--configfile", path, workdir=tmp_path)
+    assert proc.returncode == 0, output(proc)
+    assert job_total(output(proc)) == expected_jobs(with_defaults(config))
+    config = with_defaults(config)
+    assert W.score_proxies(config) == ["rsnas", "zc:params"]  # hw-evrsnas-params needs both of its members
+    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0).wildcards()
+    args = W.search_args(config, leaf)
+    assert args[args.index("--scores") + 1] == "resources/scores/nb201-tiny.h5"
+    assert W.search_inputs(config, leaf)["scores"] == "resources/scores/nb201-tiny.h5"
+    assert "--scores" not in W.search_args(config, {**leaf, "method": "oracle"})
+    build = W.score_build_args(config, 2, 3)
+    assert build[build.index("--shard") + 1] == "2/3" and build.count("--proxy") == 2
+
+
+@pytest.mark.slow
 def test_seeds_can_be_given_on_the_command_line(tmp_path):
     proc = snakemake("-n", "--cores", "1", "--configfile", TEST_CONFIG, "--config", "seeds=[0,1]", workdir=tmp_path)
     assert proc.returncode == 0, output(proc)
@@ -452,6 +483,7 @@ def test_seeds_can_be_given_on_the_command_line(tmp_path):
     assert job_total(output(proc)) == expected_jobs(config)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "flags",
     [

@@ -6,3 +6,14 @@
 # Assumptions of the energy and CO2 estimate: the search machine's average power draw (W, not
 # measured) and the grid's carbon intensity (gCO2/kWh; 475: IEA 2019 world average).
 DEFAULT_ENERGY = {"power_watts": 65.0, "grid_gco2_per_kwh": 475.0}
+
+
+# The figures `analysis.report.aggregate` writes (the workflow declares the same files).
+HISTORY_PLOT = "history"
+FIDELITY_PLOT = "fidelity"
+
+
+def device_plot_stem(space: str, dataset: str, device: str, metric: str, cost_dataset: str | None = None) -> str:
+    """The file stem of one slice's device plot: `device_<space>_<dataset>_<device>_<metric>[_cost-<dataset>]`."""
+    stem = f"device_{space}_{dataset}_{device}_{metric}"
+    return stem if cost_dataset in (None, dataset) else f"{stem}_cost-{cost_dataset}"

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from hwevrsnas.analysis import FIDELITY_PLOT, HISTORY_PLOT, device_plot_stem
 from hwevrsnas.analysis.collect import collect_records, find_run_files
 from hwevrsnas.analysis.statistics import ZERO_METHOD, paired_comparisons
 from hwevrsnas.analysis.tables import (
@@ -106,7 +107,7 @@ def _fidelity(study_dir: Path, out_dir: Path, plots_dir: Path) -> list[Path]:
     write_text(md_path, text)
     written += [csv_path, md_path]
     if scores_path.is_file():
-        written += plot_fidelity(scores_path, plots_dir / "fidelity")
+        written += plot_fidelity(scores_path, plots_dir / FIDELITY_PLOT)
     return written
 
 
@@ -123,8 +124,7 @@ def _device_plots(df: pd.DataFrame, tables_dir: Path, plots_dir: Path) -> list[P
     for (space, dataset, cost_dataset, device, metric), part in nb201.groupby(
         ["space", "dataset", "cost_dataset", "device", "metric"], sort=True
     ):
-        name = f"device_{space}_{dataset}_{device}_{metric}"
-        name += "" if cost_dataset == dataset else f"_cost-{cost_dataset}"
+        name = device_plot_stem(space, dataset, device, metric, cost_dataset)
         thresholds = sorted(part["threshold"].unique())
         stem = plots_dir / name
         written += plot_device(table, dataset, device, metric, thresholds, part, stem, cost_dataset=cost_dataset)
@@ -174,7 +174,7 @@ def aggregate(
         written += _fidelity(Path(study_dir), out_dir, plots_dir)
 
     written += _device_plots(df, tables_dir, plots_dir)
-    written += plot_history(records, plots_dir / "history", labels=list(df["label"]))
+    written += plot_history(records, plots_dir / HISTORY_PLOT, labels=list(df["label"]))
     return written
 
 

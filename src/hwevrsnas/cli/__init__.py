@@ -18,7 +18,7 @@ from typing import Sequence
 from hwevrsnas.errors import UserError
 
 # Subcommand modules in the order `hwevrsnas --help` lists them.
-COMMAND_MODULES = ("fetch", "tables", "query", "proxy", "search", "study", "aggregate")
+COMMAND_MODULES = ("fetch", "tables", "query", "proxy", "scores", "search", "study", "aggregate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse arguments, run the command, print user errors as one line (exit status 2)."""
+    """Entry point: load plugins, parse arguments, run the command, print user errors as one line (exit status 2)."""
+    from hwevrsnas.plugins import load_plugins
+
+    try:
+        load_plugins()
+    except UserError as err:
+        print(f"hwevrsnas: error: {err}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:

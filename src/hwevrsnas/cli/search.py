@@ -77,11 +77,14 @@ def build_evaluator(args: argparse.Namespace, method: Any, preset: Any, accelera
     cache = ScoreCache(args.cache) if args.cache else None
     context = ProxyContext(args.space, preset, loader, cache, accelerator, workers=args.threads)
     evaluator = make_proxy(method.proxy, context)
-    if args.scores:
-        from hwevrsnas.scores import open_scores
+    from hwevrsnas.scores import open_scores
 
-        for path in args.scores:
-            evaluator.attach(open_scores(path))
+    for path in args.scores:
+        mismatches = [evaluator.attach(source) for source in open_scores(path)]
+        if all(mismatches):
+            closest = min(mismatches, key=len)
+            log.warning("score table %s not used: no proxy in it has this search's identity (closest differs in %s)",
+                        path, ", ".join(closest))  # fmt: skip
     return evaluator
 
 

@@ -27,6 +27,9 @@ class ProxyContext:
     device: str = "cpu"
     # Processes that compute scores (each with one intra-op thread, so scores do not depend on it).
     workers: int = 1
+    # The training engine of the rsnas proxy (proxy.rsnas): auto, single or stacked, and its stack size.
+    engine: str = "auto"
+    stack: int = 32
     _batch: Any = field(default=None, repr=False)
 
     @property
@@ -45,6 +48,13 @@ class ProxySpec:
     factory: str
     description: str
     args: tuple[Any, ...] = ()
+    # A proxy combining others scores nothing itself: score tables hold its members.
+    members: tuple[str, ...] = ()
+
+    @property
+    def scored(self) -> tuple[str, ...]:
+        """The proxies whose scores a table must hold for this one: its members, else itself."""
+        return self.members or (self.name,)
 
     def make(self, context: ProxyContext) -> Any:
         """Build the evaluator."""
@@ -55,9 +65,9 @@ class ProxySpec:
 PROXIES: dict[str, ProxySpec] = {}
 
 
-def register_proxy(name: str, factory: str, description: str, *args: Any) -> ProxySpec:
+def register_proxy(name: str, factory: str, description: str, *args: Any, members: tuple[str, ...] = ()) -> ProxySpec:
     """Add a proxy to the registry (a name can be registered once)."""
-    spec = ProxySpec(name, factory, description, args)
+    spec = ProxySpec(name, factory, description, args, members)
     if name in PROXIES and PROXIES[name] != spec:
         raise ValueError(f"a proxy named {name!r} is already registered")
     PROXIES[name] = spec
@@ -80,7 +90,10 @@ def make_proxy(name: str, context: ProxyContext) -> Any:
 ZERO_COST_METRICS: tuple[str, ...] = ("synflow", "naswot", "grad_norm", "snip", "params", "flops")
 
 register_proxy("rsnas", "hwevrsnas.proxy.factories:rsnas", "representation similarity (linear CKA) to the reference after single-batch training")
-register_proxy("rsnas+params", "hwevrsnas.proxy.factories:rsnas_params", "rank mean of the rsnas proxy and #params")
+register_proxy(
+    "rsnas+params", "hwevrsnas.proxy.factories:rsnas_params", "rank mean of the rsnas proxy and #params",
+    members=("rsnas", "zc:params"),
+)
 for _metric in ZERO_COST_METRICS:
     register_proxy(f"zc:{_metric}", "hwevrsnas.proxy.factories:zero_cost", f"zero-cost proxy {_metric}", _metric)
 

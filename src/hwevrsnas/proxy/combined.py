@@ -58,6 +58,11 @@ class RankMeanEvaluator(Evaluator):
         """Both members' identities."""
         return {"kind": self.kind, "proxy": self.proxy.identity(), "params": self.params.identity()}
 
+    def attach(self, source: Any) -> list[str]:
+        """Score tables serve the members (a table of either member's identity is used by it)."""
+        mismatches = [self.proxy.attach(source), self.params.attach(source)]
+        return [] if not all(mismatches) else min(mismatches, key=len)
+
     def reference(self) -> np.ndarray:
         """Sorted proxy scores of the reference sample (computed once; each score through the proxy's cache)."""
         if self._reference is None:

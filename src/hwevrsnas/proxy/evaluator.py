@@ -77,15 +77,13 @@ class Evaluator:
         """The cache key of an architecture's class under this evaluator."""
         return cache_key(**self.identity(), arch=self.space.canonical_key(ops))
 
-    def attach(self, source: ScoreSource) -> bool:
-        """Use a score table when its identity equals this evaluator's; return whether it was attached."""
-        if source.identity != self.identity():
-            differing = sorted(k for k in {*source.identity, *self.identity()}
-                               if source.identity.get(k) != self.identity().get(k))  # fmt: skip
-            log.warning("score table not used: its identity differs in %s", ", ".join(differing))
-            return False
-        self.sources.append(source)
-        return True
+    def attach(self, source: ScoreSource) -> list[str]:
+        """Use a score table when its identity equals this evaluator's; return the identity keys that differ (none: used)."""
+        mine = self.identity()
+        differing = sorted(k for k in {*source.identity, *mine} if source.identity.get(k) != mine.get(k))
+        if not differing:
+            self.sources.append(source)
+        return differing
 
     def _stored(self, key: str, canonical: str) -> ProxyResult | None:
         for source in self.sources:

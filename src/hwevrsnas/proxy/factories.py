@@ -13,8 +13,9 @@ def rsnas(context: ProxyContext) -> Any:
     from hwevrsnas.proxy.rsnas import ProxyEvaluator
 
     return ProxyEvaluator(
-        context.space, context.preset, context.batch, context.cache, device=context.device, workers=context.workers
-    )
+        context.space, context.preset, context.batch, context.cache, device=context.device, workers=context.workers,
+        engine=context.engine, stack=context.stack,
+    )  # fmt: skip
 
 
 def zero_cost(metric: str, context: ProxyContext) -> Any:

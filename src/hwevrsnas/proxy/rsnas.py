@@ -1,10 +1,15 @@
 """The representation-similarity proxy of HW-EvRSNAS as an Evaluator (METHOD.md section 2).
 
 Each class representative is built from a fresh seeded initialisation (`torch.manual_seed(seed)`
-before the network is constructed) and trained on the proxy batch by `trainer.train_and_score`,
-with torch's intra-op threads pinned (proxy.determinism), so its score depends only on the
-identity below and the class. Degenerate cells (output independent of the input) get the worst
-score without training.
+before the network is constructed) and trained on the proxy batch, with torch's intra-op threads
+pinned (proxy.determinism), so its score depends only on the identity below and the class.
+Degenerate cells (output independent of the input) get the worst score without training.
+
+Two engines train the networks: `single` (trainer.train_and_score, one network at a time) and, for
+NB201, `stacked` (proxy.engine, `stack` networks in one set of tensor operations). On the CPU both
+give the same bits (tests/test_engine.py), the single one faster (scripts/bench_engine.py), so a
+CPU score's identity names `single` whichever ran; on a GPU they are different float orders and the
+identity names the engine. `auto` picks `single` on the CPU and `stacked` on a GPU.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.batch import ProxyBatch
 from hwevrsnas.proxy.cache import ScoreCache
 from hwevrsnas.proxy.determinism import deterministic_backend, pinned_threads, platform
@@ -27,13 +33,25 @@ from hwevrsnas.spaces import Space
 
 # The candidate's head matches the CIFAR-10 reference it is compared with, whatever the search's dataset.
 CIFAR10_CLASSES = 10
-ENGINE = "single"
+ENGINES = ("auto", "single", "stacked")
+DEFAULT_STACK = 32
 
 
 def build_candidate(space: Space, ops: np.ndarray, preset: Preset) -> torch.nn.Module:
     """The proxy's network of one architecture, freshly initialised from the preset's seed."""
     torch.manual_seed(preset.seed)
     return space.build_network(ops, **space.network_shape(preset.C, preset.N, CIFAR10_CLASSES))
+
+
+def resolve_engine(engine: str, space: Space, device: torch.device) -> str:
+    """The engine that runs: `auto` is `stacked` for NB201 on a GPU, else `single`; only NB201 has a stacked engine."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
+    if engine == "auto":
+        engine = "stacked" if device.type == "cuda" else "single"
+    if engine == "stacked" and space.name != "nb201":
+        raise InputError(f"the stacked engine exists for nb201 only, not {space.name!r}; use --engine single")
+    return engine
 
 
 class ProxyEvaluator(Evaluator):
@@ -43,14 +61,16 @@ class ProxyEvaluator(Evaluator):
 
     def __init__(
         self, space: str | Space, preset: Preset, batch: ProxyBatch, cache: ScoreCache | None = None,
-        device: str = "cpu", workers: int = 1,
+        device: str = "cpu", workers: int = 1, engine: str = "auto", stack: int = DEFAULT_STACK,
     ) -> None:  # fmt: skip
         super().__init__(space, cache)
         self.preset = preset
         self.workers = max(1, int(workers))
+        self.stack = max(1, int(stack))
         self._pool: Any = None
         self._source_batch = batch
         self.device = torch.device(device)
+        self.engine = resolve_engine(engine, self.space, self.device)
         deterministic_backend(str(self.device))
         # channels_last: 1.6-1.8x faster convolutions on CPU (oneDNN) for these small-channel networks.
         self.batch = batch.to(self.device, memory_format=torch.channels_last)
@@ -64,7 +84,7 @@ class ProxyEvaluator(Evaluator):
             "batch": self.batch_checksum,
             "reference": self.reference_checksum,
             "seed": preset.seed,
-            "engine": ENGINE,
+            "engine": "single" if self.device.type == "cpu" else self.engine,
             "platform": self.platform,
         }
 
@@ -78,38 +98,60 @@ class ProxyEvaluator(Evaluator):
         return dict(self._identity)
 
     def compute_many(self, representatives: Sequence[np.ndarray]) -> list[ProxyResult]:
-        """Score representatives, in `workers` processes when there are several (same scores: threads are pinned)."""
-        if self.workers == 1 or len(representatives) < 2:
-            return [self.compute(ops) for ops in representatives]
+        """Score representatives: in stacks of `stack` with the stacked engine, in `workers` processes when asked."""
+        chunks = self._chunks([np.asarray(ops) for ops in representatives])
+        if self.workers == 1 or len(chunks) < 2:
+            return [result for chunk in chunks for result in self.compute_chunk(chunk)]
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            args = (self.space.name, self.preset, self._source_batch, str(self.device))
+            args = (self.space.name, self.preset, self._source_batch, str(self.device), self.engine, self.stack)
             self._pool = context.Pool(self.workers, initializer=_start_worker, initargs=args)
             atexit.register(self._pool.terminate)
-        return self._pool.map(_compute_in_worker, [np.asarray(ops) for ops in representatives], chunksize=1)
+        return [result for part in self._pool.map(_compute_in_worker, chunks, chunksize=1) for result in part]
+
+    def _chunks(self, representatives: list[np.ndarray]) -> list[list[np.ndarray]]:
+        size = self.stack if self.engine == "stacked" else 1
+        return [representatives[i : i + size] for i in range(0, len(representatives), size)]
+
+    def compute_chunk(self, representatives: Sequence[np.ndarray]) -> list[ProxyResult]:
+        """Score a few representatives together (stacked engine) or one after another (single)."""
+        if self.engine == "single":
+            return [self.compute(ops) for ops in representatives]
+        from hwevrsnas.proxy.engine import train_and_score_many
+
+        results: list[ProxyResult | None] = [None] * len(representatives)
+        trained = [i for i, ops in enumerate(representatives) if not self.space.is_degenerate(ops)]
+        for i in set(range(len(representatives))) - set(trained):
+            results[i] = worst_result(STATUS_DEGENERATE, len(self.preset.taps))
+        if trained:
+            with pinned_threads():
+                networks = [self._network(representatives[i]) for i in trained]
+                for i, result in zip(trained, train_and_score_many(networks, self.batch, self.preset)):
+                    results[i] = result
+        return results  # type: ignore[return-value]
+
+    def _network(self, ops: np.ndarray) -> torch.nn.Module:
+        return build_candidate(self.space, ops, self.preset).to(self.device, memory_format=torch.channels_last)
 
     def compute(self, representative: np.ndarray) -> ProxyResult:
         """Train the class representative on the batch and score it (the worst score for a degenerate cell)."""
+        if self.engine == "stacked":
+            return self.compute_chunk([representative])[0]
         if self.space.is_degenerate(representative):
             return worst_result(STATUS_DEGENERATE, len(self.preset.taps))
         with pinned_threads():
-            model = build_candidate(self.space, representative, self.preset)
-            model = model.to(self.device, memory_format=torch.channels_last)
-            return train_and_score(model, self.batch, self.preset)
-
-
-
+            return train_and_score(self._network(representative), self.batch, self.preset)
 
 
 _WORKER: dict[str, ProxyEvaluator] = {}
 
 
-def _start_worker(space: str, preset: Preset, batch: ProxyBatch, device: str) -> None:
-    _WORKER["evaluator"] = ProxyEvaluator(space, preset, batch, None, device)
+def _start_worker(space: str, preset: Preset, batch: ProxyBatch, device: str, engine: str, stack: int) -> None:
+    _WORKER["evaluator"] = ProxyEvaluator(space, preset, batch, None, device, engine=engine, stack=stack)
 
 
-def _compute_in_worker(representative: np.ndarray) -> ProxyResult:
-    return _WORKER["evaluator"].compute(representative)
+def _compute_in_worker(chunk: list[np.ndarray]) -> list[ProxyResult]:
+    return _WORKER["evaluator"].compute_chunk(chunk)
 
 
 def evaluator_from_files(
@@ -118,4 +160,6 @@ def evaluator_from_files(
     """A ProxyEvaluator built from files only (picklable arguments, for worker processes)."""
     cache = ScoreCache(cache_dir) if cache_dir else None
     return ProxyEvaluator(space, preset, ProxyBatch.load(batch_path), cache, device)
-__all__ = ["CIFAR10_CLASSES", "ENGINE", "ProxyEvaluator", "build_candidate", "evaluator_from_files"]
+
+
+__all__ = ["CIFAR10_CLASSES", "ENGINES", "ProxyEvaluator", "build_candidate", "evaluator_from_files", "resolve_engine"]

@@ -106,6 +106,10 @@ class Space:
         """The fixed member of the architecture's class that every score of the class is computed on."""
         return self.single(ops)
 
+    def classes(self) -> np.ndarray | None:
+        """The representative of every isomorphism class, in a fixed order; None when the space is too large to list."""
+        return None
+
     def is_degenerate(self, ops: np.ndarray | Sequence[int]) -> bool:
         """Whether the network's output ignores its input (its proxy score is the worst by definition)."""
         return False

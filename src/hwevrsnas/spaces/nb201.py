@@ -197,6 +197,17 @@ def representative(ops: np.ndarray | Sequence[int]) -> np.ndarray:
     return ((codes[..., None] // NUM_OPS ** np.arange(NUM_EDGES)) % NUM_OPS).astype(np.uint8)
 
 
+@functools.cache
+def class_representatives() -> np.ndarray:
+    """Every class's representative (see `representative`), sorted lexicographically: an (n_classes, 6) uint8 array."""
+    codes = np.unique(_representative_codes())
+    every = ((codes[:, None] // NUM_OPS ** np.arange(NUM_EDGES)) % NUM_OPS).astype(np.uint8)
+    order = np.lexsort(every.T[::-1])
+    reps = every[order]
+    reps.flags.writeable = False
+    return reps
+
+
 def degenerate_mask(ops: np.ndarray | Sequence[int]) -> np.ndarray:
     """Per architecture of (..., 6): True where no path of non-'none' edges joins input and output."""
     live = validate(ops) != NONE
@@ -319,6 +330,10 @@ class NB201Space(Space):
     def is_degenerate(self, ops: np.ndarray | Sequence[int]) -> bool:
         """No path of non-'none' edges from the cell's input to its output."""
         return is_degenerate(ops)
+
+    def classes(self) -> np.ndarray:
+        """The representatives of the 6,466 classes, in lexicographic order of their op tuples."""
+        return class_representatives()
 
     def network_shape(self, C: int, N: int, num_classes: int) -> dict[str, Any]:
         """The network's size knobs: C channels, N cells per stage."""

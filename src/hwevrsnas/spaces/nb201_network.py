@@ -2,6 +2,10 @@
 
 Built for a cell's op array (see `hwevrsnas.spaces.nb201`); checked against NB201's parameter counts
 and a reference cell implementation in tests/test_spaces_nb201.py.
+
+Every tensor that several operations read is read through `branch`, which fixes the order in which
+their gradients are added; the stacked engine (hwevrsnas.proxy.engine) reads the same tensors the
+same way, which is what makes its results equal to this network's bit for bit on the CPU.
 """
 
 from __future__ import annotations
@@ -13,6 +17,32 @@ import torch
 from torch import nn
 
 from hwevrsnas.spaces.nb201 import AVGPOOL, CONV_KERNEL, EDGES, NONE, NUM_NODES, SKIP, _single, _stage_channels
+
+
+class _Branch(torch.autograd.Function):
+    """n aliases of one tensor, each for one consumer; the backward adds their gradients in index order."""
+
+    @staticmethod
+    def forward(ctx: object, x: torch.Tensor, n: int) -> tuple[torch.Tensor, ...]:
+        return tuple(x.view_as(x) for _ in range(n))
+
+    @staticmethod
+    def backward(ctx: object, *grads: torch.Tensor | None) -> tuple[torch.Tensor | None, None]:
+        total = None
+        for grad in grads:
+            if grad is not None:
+                total = grad if total is None else total + grad
+        return total, None
+
+
+def branch(x: torch.Tensor, n: int) -> tuple[torch.Tensor, ...]:
+    """A tensor read by n operations, as n aliases whose gradients are added in a fixed order (index order).
+
+    Autograd adds the gradients of a tensor's readers in the order their backward steps run, which
+    depends on the rest of the graph; with three or more non-zero contributions the rounding then
+    depends on it too. Reading through `branch` makes the order part of the network's definition.
+    """
+    return _Branch.apply(x, n) if n > 1 else (x,)
 
 
 def _relu_conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
@@ -34,7 +64,8 @@ class ResNetBasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Residual sum of the two-conv branch and the shortcut."""
-        return self.conv_b(self.conv_a(x)) + self.downsample(x)
+        into_a, into_shortcut = branch(x, 2)
+        return self.conv_b(self.conv_a(into_a)) + self.downsample(into_shortcut)
 
 
 class NB201Cell(nn.Module):
@@ -65,17 +96,22 @@ class NB201Cell(nn.Module):
             for edge, ((dst, src), op) in enumerate(zip(EDGES, self.ops))
             if op != NONE and feeds_output[dst]
         ]
+        # The edges of the plan that read each node, in edge order (each reads it through its own branch).
+        self._readers = {node: [int(key) for _, src, _, key in self._plan if src == node] for node in range(3)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The cell's output for input x (same shape)."""
         # None stands for an all-zero node, so zero branches cost nothing unless a conv reads them.
         nodes: list[torch.Tensor | None] = [x, None, None, None]
+        reads: dict[int, torch.Tensor] = {}
         for dst, src, op, key in self._plan:
-            operand = nodes[src]
-            if operand is None:
-                if op not in CONV_KERNEL:
-                    continue
-                operand = torch.zeros_like(x)
+            if nodes[src] is None and op not in CONV_KERNEL:
+                continue
+            edge = int(key)
+            if edge not in reads:
+                source = nodes[src] if nodes[src] is not None else torch.zeros_like(x)
+                reads.update(zip(self._readers[src], branch(source, len(self._readers[src]))))
+            operand = reads[edge]
             term = operand if op == SKIP else self.edges[key](operand)
             nodes[dst] = term if nodes[dst] is None else nodes[dst] + term
         return torch.zeros_like(x) if nodes[3] is None else nodes[3]
@@ -109,9 +145,10 @@ class NB201Network(nn.Module):
         for index, layer in enumerate(self.layers):
             out = layer(out)
             if index in self.tap_layers:
-                taps.append(out)
-        out = self.lastact(out)
-        taps.append(out)
+                out, tap = branch(out, 2)
+                taps.append(tap)
+        out, tap = branch(self.lastact(out), 2)
+        taps.append(tap)
         return self.classifier(self.pool(out).flatten(1)), taps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
@@ -83,3 +87,22 @@ def mirror_metric_specs() -> list[MetricSpec]:
         if board == "pi5":  # the Pixel rows of HW-NAS-Bench-360 carry no energy
             specs.append(MetricSpec(f"{board}_{runtime}", "energy", "mJ", "cifar100", HWNB360_SOURCE, "measured"))
     return specs
+
+
+# Cost columns added by plugins (docs/EXTENDING.md): spec -> loader(sources root) -> 15,625 values in NB201 index order.
+EXTRA_COLUMNS: dict[MetricSpec, Callable[[Path], np.ndarray]] = {}
+
+
+def register_cost_column(spec: MetricSpec, load: Callable[[Path], np.ndarray]) -> MetricSpec:
+    """Add a device's cost column to the NB201 table (built into nb201.h5 by the next `hwevrsnas tables build`)."""
+    if any(spec.name == other.name and spec.dataset == other.dataset for other in (*mirror_metric_specs(), *EXTRA_COLUMNS)):
+        if EXTRA_COLUMNS.get(spec) is load:
+            return spec
+        raise ValueError(f"a cost column {spec.name!r} for {spec.dataset} already exists")
+    EXTRA_COLUMNS[spec] = load
+    return spec
+
+
+def metric_specs() -> list[MetricSpec]:
+    """Every cost column of the table: the mirror's, then those plugins registered."""
+    return [*mirror_metric_specs(), *EXTRA_COLUMNS]

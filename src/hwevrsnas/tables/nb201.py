@@ -18,7 +18,9 @@ from hwevrsnas.tables.metrics import (
     HELP_LATENCY_DIR,
     HWNASBENCH_SOURCE,
     HWNB360_SOURCE,
+    EXTRA_COLUMNS,
     MetricSpec,
+    metric_specs,
     mirror_metric_specs,
 )
 from hwevrsnas.tables.sources import require_sources, source_checksums
@@ -121,8 +123,10 @@ def columns_from_mirror(root: Path) -> NB201Columns:
     hw360 = hw360[hw360["task"] == "cifar100"]
 
     costs, imputed = {}, {}
-    for spec in mirror_metric_specs():
-        if spec.source.startswith(HELP_LATENCY_DIR):
+    for spec in metric_specs():
+        if spec in EXTRA_COLUMNS:
+            values = np.asarray(EXTRA_COLUMNS[spec](root), dtype=np.float64)
+        elif spec.source.startswith(HELP_LATENCY_DIR):
             values = _load_torch_list(root / spec.source)
         elif spec.source == HWNASBENCH_SOURCE:
             _require(alldata, [spec.name], root / spec.source)

@@ -12,7 +12,8 @@ Importing this package does not import torch (the Snakefile imports it at parse 
 """
 
 from hwevrsnas.workflow.arguments import (
-    batch_file, ga_settings, preset_identity, search_args, search_command_args, search_inputs,
+    batch_file, ga_settings, preset_identity, score_build_args, score_proxies, score_shards, score_table, search_args,
+    search_command_args, search_inputs, uses_score_table,
 )  # fmt: skip
 from hwevrsnas.workflow.checks import ConfigError, check_config, from_command_line, threshold_errors
 from hwevrsnas.workflow.grid import (
@@ -21,4 +22,6 @@ from hwevrsnas.workflow.grid import (
     study_outputs, template_regex, threshold_cli_args, threshold_label, threshold_labels, threshold_targets, uses_proxy,
 )  # fmt: skip
 from hwevrsnas.workflow.layout import *  # noqa: F403 (the paths and wildcards the rules use)
+from hwevrsnas.errors import UserError
+from hwevrsnas.plugins import use_plugins
 from hwevrsnas.workflow.steps import pins_digest, script_logging

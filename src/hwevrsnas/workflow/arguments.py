@@ -13,7 +13,10 @@ from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.search.config import DEFAULTS, KNOBS, coerce
 from hwevrsnas.search.methods import get_method
 from hwevrsnas.workflow.grid import Leaf, slice_of, threshold_cli_args
-from hwevrsnas.workflow.layout import BATCH_DIR, CACHE_DIR, SOURCES_DIR, SOURCES_STAMP, TABLE_FILES, TABLES_DIR
+from hwevrsnas.workflow.grid import expand_grid
+from hwevrsnas.workflow.layout import (
+    BATCH_DIR, CACHE_DIR, SCORE_SHARD, SCORE_TABLE, SOURCES_DIR, SOURCES_STAMP, TABLE_FILES, TABLES_DIR,
+)  # fmt: skip
 
 
 def ga_settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
@@ -29,6 +32,41 @@ def ga_settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
 def batch_file(config: Mapping[str, Any]) -> str:
     """The proxy batch file of the config's preset."""
     return f"{BATCH_DIR}/{get_preset(config['proxy']['preset']).batch_file_name}"
+
+
+def uses_score_table(config: Mapping[str, Any], space: str, method: str) -> bool:
+    """Whether a leaf reads the score table: the config asks for one, the space is NB201, the method uses a proxy."""
+    return bool(config["scores"]["enabled"]) and space == "nb201" and get_method(method).uses_proxy
+
+
+def score_table(config: Mapping[str, Any]) -> str:
+    """The merged score table of the config's preset."""
+    return SCORE_TABLE.format(preset=config["proxy"]["preset"])
+
+
+def score_shards(config: Mapping[str, Any]) -> list[str]:
+    """The shard files of the score table."""
+    n = int(config["scores"]["shards"])
+    return [SCORE_SHARD.format(preset=config["proxy"]["preset"], shard=i, shards=n) for i in range(1, n + 1)]
+
+
+def score_proxies(config: Mapping[str, Any]) -> list[str]:
+    """The proxies the table holds: those the grid's NB201 methods use (a combined proxy's members)."""
+    from hwevrsnas.proxy import get_proxy
+
+    names = {get_method(leaf.method).proxy for leaf in expand_grid(config) if uses_score_table(config, leaf.space, leaf.method)}
+    return sorted({scored for name in names for scored in get_proxy(name).scored})
+
+
+def score_build_args(config: Mapping[str, Any], shard: int, shards: int) -> list[str]:
+    """The `hwevrsnas scores build` arguments of one shard, except --out and --workers (the rule adds those)."""
+    proxy = config["proxy"]
+    args = ["--space", "nb201", "--preset", proxy["preset"], "--shard", f"{shard}/{shards}"]
+    for name in score_proxies(config):
+        args += ["--proxy", name]
+    args += ["--device", proxy["accelerator"], "--batch-size", str(config["scores"]["batch_size"])]
+    args += ["--sources", SOURCES_DIR, "--tables", TABLES_DIR, "--batch-dir", BATCH_DIR, "--cache", CACHE_DIR]
+    return args
 
 
 def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list[str]:
@@ -51,6 +89,8 @@ def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list
     args += ["--tables", TABLES_DIR]
     if method.uses_proxy:
         args += ["--sources", SOURCES_DIR, "--cache", CACHE_DIR, "--batch-dir", BATCH_DIR]
+    if uses_score_table(config, leaf.space, leaf.method):
+        args += ["--scores", score_table(config)]
     return args
 
 
@@ -65,6 +105,8 @@ def search_inputs(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> di
     if get_method(wildcards["method"]).uses_proxy:
         inputs["batch"] = batch_file(config)
         inputs["sources"] = SOURCES_STAMP
+    if uses_score_table(config, wildcards["space"], wildcards["method"]):
+        inputs["scores"] = score_table(config)
     return inputs
 
 

@@ -38,10 +38,10 @@ class ConfigError(InputError):
 def _nb201_costs() -> dict[str, set[tuple[str, str]]]:
     """(device, cost dataset) pairs with a cost column in a mirror or official build, by metric."""
     from hwevrsnas.search.costs import COST_METRICS
-    from hwevrsnas.tables.metrics import DATASETS, HWNASBENCH_METRICS, mirror_metric_specs
+    from hwevrsnas.tables.metrics import DATASETS, HWNASBENCH_METRICS, metric_specs
 
     known: dict[str, set[tuple[str, str]]] = {metric: set() for metric in COST_METRICS}
-    for spec in mirror_metric_specs():
+    for spec in metric_specs():
         if spec.metric in known:
             known[spec.metric].add((spec.device, spec.dataset))
     for device, metric in HWNASBENCH_METRICS:  # the official HW-NAS-Bench pickle has all three datasets

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from hwevrsnas.analysis import FIDELITY_PLOT, HISTORY_PLOT, device_plot_stem
 from hwevrsnas.errors import InputError
 from hwevrsnas.search.methods import METHODS
 from hwevrsnas.spaces import get_space
@@ -259,14 +260,14 @@ def aggregate_tables(config: Mapping[str, Any]) -> list[str]:
 
 
 def aggregate_plots(config: Mapping[str, Any]) -> list[str]:
-    """The plots it writes: one per slice, the search history (+ the fidelity plot with a study)."""
+    """The plots it writes: one per slice with accuracies, the search history (+ the fidelity plot with a study)."""
     stems = [
-        f"device_{s.name}" + (f"_cost-{s.cost_dataset}" if s.cost_dataset not in (None, s.dataset) else "")
+        device_plot_stem(s.space, s.dataset, s.device, s.metric, s.cost_dataset)
         for s in slices(config).values()
         if get_space(s.space).has_accuracy  # without accuracies (FBNet) there is no device plot
     ]
-    stems.append("history")
-    stems += ["fidelity"] if study_enabled(config) else []
+    stems.append(HISTORY_PLOT)
+    stems += [FIDELITY_PLOT] if study_enabled(config) else []
     return [f"{PLOTS_DIR}/{stem}.{ext}" for stem in stems for ext in PLOT_FORMATS]
 
 

@@ -4,6 +4,8 @@
     resources/tables/{nb201,fbnet}.h5              tables (sealed: integrity.verify_h5)
     resources/proxy/batch-<ref>-<digest>.pt        proxy_batch: a preset's batch (named by its batch knobs)
     resources/cache/                               the shared proxy-score cache (not a declared output)
+    resources/scores/{preset}/shard-I-of-N.h5      score_shard: one shard of the score table
+    resources/scores/nb201-{preset}.h5             scores: the merged score table (scores.enabled)
     results/thresholds/{slice}.json                thresholds: configured labels -> values, checked
     results/runs/{leaf}.json (+ .timing.json)      search: one result per grid point
     results/checks/{leaf}.json                     evaluate: the result re-checked against the table
@@ -23,6 +25,8 @@ from hwevrsnas.search.costs import COST_METRICS
 SOURCES_STAMP = f"{SOURCES_DIR}/VERIFIED.tsv"
 TABLE_FILES = {"nb201": f"{TABLES_DIR}/nb201.h5", "fbnet": f"{TABLES_DIR}/fbnet.h5"}
 BATCH = BATCH_DIR + "/batch-{reference}-{digest}.pt"
+SCORE_SHARD = SCORES_DIR + "/{preset}/shard-{shard}-of-{shards}.h5"
+SCORE_TABLE = SCORES_DIR + "/nb201-{preset}.h5"
 
 SLICE = "{space}_{dataset}_{device}_{metric}"
 LEAF = "{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}"
@@ -55,6 +59,8 @@ WILDCARD_CONSTRAINTS = {
     "preset": r"[A-Za-z0-9_-]+",
     "reference": r"[a-z0-9]+",
     "digest": r"[0-9a-f]+",
+    "shard": r"[0-9]+",
+    "shards": r"[0-9]+",
 }
 LEAF_KEYS = ("space", "dataset", "device", "metric", "threshold", "method", "seed")
 SLICE_KEYS = ("space", "dataset", "device", "metric")

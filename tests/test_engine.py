@@ -1,0 +1,96 @@
+"""The stacked engine (proxy.engine): the single path's mathematics, bit for bit on the CPU, whatever the companions."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hwevrsnas.proxy.batch import ProxyBatch, make_proxy_batch
+from hwevrsnas.proxy.determinism import pinned_threads
+from hwevrsnas.proxy.engine import train_and_score_many
+from hwevrsnas.proxy.presets import get_preset
+from hwevrsnas.proxy.rsnas import ProxyEvaluator, build_candidate
+from hwevrsnas.proxy.trainer import train_and_score
+from hwevrsnas.spaces import get_space
+
+SPACE = get_space("nb201")
+TINY = get_preset("tiny", steps=3)
+MIXED = [
+    "|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|",  # pooling only
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",  # all 3x3
+    "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|",  # all 1x1
+    "|skip_connect~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",  # skips only
+    "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",  # a representative
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",  # its twin
+    "|none~0|+|none~0|nor_conv_3x3~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",  # a conv reading a zero node
+    "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",  # NB201 arch 0
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Scores are defined with one intra-op thread (proxy.determinism); the evaluators pin it themselves."""
+    with pinned_threads():
+        yield
+
+
+@pytest.fixture(scope="module")
+def batch(mirror: Path) -> ProxyBatch:
+    return make_proxy_batch(get_preset("tiny"), mirror).to("cpu", memory_format=torch.channels_last)
+
+
+def networks(archs: list[str], preset=TINY, dtype=torch.float32) -> list[torch.nn.Module]:
+    return [
+        build_candidate(SPACE, SPACE.parse_arch(a), preset).to(dtype=dtype, memory_format=torch.channels_last)
+        for a in archs
+    ]
+
+
+def same(a, b) -> bool:
+    return a.score == b.score and a.loss == b.loss and a.cka == b.cka and a.status == b.status
+
+
+def test_the_stacked_engine_equals_the_single_path_bit_for_bit(batch: ProxyBatch) -> None:
+    single = [train_and_score(net, batch, TINY) for net in networks(MIXED)]
+    stacked = train_and_score_many(networks(MIXED), batch, TINY)
+    assert all(same(a, b) for a, b in zip(single, stacked)), [(a.score, b.score) for a, b in zip(single, stacked)]
+    assert len({r.score for r in single}) > 4  # the mix really differs
+
+
+def test_a_score_does_not_depend_on_the_companions(batch: ProxyBatch) -> None:
+    alone = [train_and_score_many(networks([a]), batch, TINY)[0] for a in MIXED[:4]]
+    mixed = train_and_score_many(networks(MIXED[:4][::-1] + MIXED[4:]), batch, TINY)[:4][::-1]
+    assert all(same(a, b) for a, b in zip(alone, mixed))
+
+
+def test_the_grouped_variant_is_the_same_mathematics_in_float64(batch: ProxyBatch) -> None:
+    """The GPU variant (every convolution grouped) rounds differently; in float64 it must agree to rounding."""
+    batch64 = ProxyBatch(batch.images.double(), batch.labels, [g.double() for g in batch.ref_grams])
+    single = [train_and_score(net, batch64, TINY) for net in networks(MIXED, dtype=torch.float64)]
+    grouped = train_and_score_many(networks(MIXED, dtype=torch.float64), batch64, TINY, split=False)
+    gap = max(abs(a.score - b.score) for a, b in zip(single, grouped))
+    assert gap < 1e-9, gap
+
+
+def test_a_nonfinite_candidate_does_not_touch_the_others(batch: ProxyBatch) -> None:
+    nets = networks(MIXED[:3])
+    with torch.no_grad():
+        nets[1].stem[0].weight[0, 0, 0, 0] = math.nan
+    results = train_and_score_many(nets, batch, TINY)
+    assert results[1].status == "nonfinite" and results[1].score == 0.0
+    clean = [train_and_score(net, batch, TINY) for net in networks([MIXED[0], MIXED[2]])]
+    assert same(results[0], clean[0]) and same(results[2], clean[1])
+
+
+def test_both_engines_share_one_identity_and_scores_on_the_cpu(batch: ProxyBatch) -> None:
+    archs = [SPACE.parse_arch(a) for a in MIXED]
+    single = ProxyEvaluator("nb201", TINY, batch, engine="single")
+    stacked = ProxyEvaluator("nb201", TINY, batch, engine="stacked", stack=3)
+    assert single.identity() == stacked.identity() and single.identity()["engine"] == "single"
+    assert all(same(a, b) for a, b in zip(single.evaluate_many(archs), stacked.evaluate_many(archs)))
+    with pytest.raises(ValueError, match="nb201 only"):
+        ProxyEvaluator("fbnet", TINY, batch, engine="stacked")

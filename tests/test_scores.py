@@ -1,0 +1,118 @@
+"""Score tables (hwevrsnas.scores): build in shards, merge, info, export; refused when damaged or of another identity;
+a search reads the same scores from a table as it computes without one."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwevrsnas.cli import main
+from hwevrsnas.errors import DamagedFile, InputError
+from hwevrsnas.proxy import PROXIES, register_proxy
+from hwevrsnas.scores import ScoreTable, merge, shard_rows
+from hwevrsnas.search.result import load_result
+from hwevrsnas.spaces import get_space
+
+
+@pytest.fixture(scope="module", autouse=True)
+def toy_registered():
+    register_proxy("toy", "fakes:toy_proxy", "a test proxy")
+    yield
+    PROXIES.pop("toy")
+
+
+def build(tmp_path: Path, tables: Path, name: str, *extra: str) -> Path:
+    out = tmp_path / f"{name}.h5"
+    args = ["scores", "build", "--proxy", "toy", "--preset", "tiny", "--tables", str(tables), "--cache", "", "--out", str(out)]
+    assert main([*args, *extra]) == 0
+    return out
+
+
+def test_shard_rows_partition_the_classes() -> None:
+    rows = [shard_rows(6466, f"{i}/7") for i in range(1, 8)]
+    assert [r.start for r in rows[1:]] == [r.stop for r in rows[:-1]] and rows[0].start == 0 and rows[-1].stop == 6466
+    for bad in ("0/3", "4/3", "a/b", "3"):
+        with pytest.raises(InputError, match="I/N"):
+            shard_rows(10, bad)
+
+
+def test_shards_merge_to_the_content_of_one_build(tmp_path: Path, nb201_h5: Path, capsys) -> None:
+    whole = ScoreTable.open(build(tmp_path, nb201_h5.parent, "whole"))
+    assert whole.complete and whole.rows == 6466
+    shards = [build(tmp_path, nb201_h5.parent, f"s{i}", "--shard", f"{i}/3") for i in (3, 1, 2)]
+    out = tmp_path / "merged.h5"
+    assert main(["scores", "merge", *map(str, shards), "--out", str(out)]) == 0
+    merged = ScoreTable.open(out)
+    assert merged.content_checksum() == whole.content_checksum()
+    np.testing.assert_array_equal(merged.positions, np.arange(6466))
+    np.testing.assert_array_equal(merged.index, whole.index)
+    assert np.array_equal(merged.proxies["toy"].score, whole.proxies["toy"].score)
+    # A class's row: its representative, the NB201 index of that representative, and the table's class id.
+    nb201 = get_space("nb201")
+    from hwevrsnas.tables.store import NB201Table
+
+    table = NB201Table.open(nb201_h5)
+    for row in (0, 17, 6465):
+        assert whole.index[row] == table.indices_of_ops(whole.representatives[row][None])[0]
+        assert whole.iso_class[row] == table.iso_class[whole.index[row]]
+        assert nb201.arch_str(nb201.representative(table.ops[whole.index[row]])) == nb201.arch_str(whole.representatives[row])
+
+    capsys.readouterr()
+    assert main(["scores", "info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["rows"] == 6466 and info["complete"] and info["preset"] == whole.proxies["toy"].identity["preset"]
+    assert {"batch_checksum", "engine", "seconds_per_arch", "content_checksum"} <= set(info)
+    assert main(["scores", "export", str(out), "--out", str(tmp_path / "t.csv")]) == 0
+    rows = list(csv.reader((tmp_path / "t.csv").open()))
+    assert rows[0] == ["index", "arch", "iso_class", "score", "loss", "seconds"] and len(rows) == 6467
+
+
+def test_merge_refuses_missing_overlapping_and_mixed_shards(tmp_path: Path, nb201_h5: Path) -> None:
+    tables = nb201_h5.parent
+    one, two = (ScoreTable.open(build(tmp_path, tables, f"s{i}", "--shard", f"{i}/2")) for i in (1, 2))
+    with pytest.raises(InputError, match="cover 3233 of 6466"):
+        merge([one])
+    with pytest.raises(InputError, match="overlap"):
+        merge([one, one, two])
+    other = ScoreTable.open(build(tmp_path, tables, "quick", "--shard", "2/2", "--preset", "quick"))
+    with pytest.raises(InputError, match="another identity.*preset"):
+        merge([one, other])
+
+
+def test_a_damaged_table_is_refused_with_its_name(tmp_path: Path, nb201_h5: Path) -> None:
+    path = build(tmp_path, nb201_h5.parent, "few", "--archs", "0,1,2")
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x55
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedFile, match=r"few\.h5.*checksum mismatch.*hwevrsnas scores build"):
+        ScoreTable.open(path)
+
+
+def test_a_search_reads_a_table_of_its_identity_only_and_gets_the_same_bytes(mirror, nb201_h5, tmp_path, caplog):
+    common = [
+        "search", "--tables", str(nb201_h5.parent), "--sources", str(mirror), "--batch-dir", str(tmp_path / "proxy"),
+        "--cache", "", "--device", "fpga", "--quantile", "0.5", "--method", "hw-evrsnas", "--preset", "tiny",
+        "--population", "4", "--generations", "2", "--accelerator", "cpu",
+    ]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "plain.json")]) == 0
+    plain = load_result(tmp_path / "plain.json")
+    archs = ",".join(e["arch"] for e in plain["evaluated"])
+    table = tmp_path / "tiny.h5"
+    assert main(["scores", "build", "--preset", "tiny", "--archs", archs, "--sources", str(mirror), "--tables",
+                 str(nb201_h5.parent), "--batch-dir", str(tmp_path / "proxy"), "--cache", "", "--out", str(table)]) == 0
+    assert main([*common, "--scores", str(table), "--out", str(tmp_path / "table.json")]) == 0
+    assert (tmp_path / "table.json").read_bytes() == (tmp_path / "plain.json").read_bytes()
+    served = load_result(tmp_path / "table.json")
+    assert served["evaluator_cache_hits"] == served["unique_evaluations"] and served["fresh_evaluations"] == 0
+    # A table of another identity (another preset) is never used: the search computes, and says why.
+    other = tmp_path / "quick.h5"
+    assert main(["scores", "build", "--preset", "quick", "--archs", archs, "--sources", str(mirror), "--tables",
+                 str(nb201_h5.parent), "--batch-dir", str(tmp_path / "proxy"), "--cache", "", "--out", str(other)]) == 0
+    assert main([*common, "--scores", str(other), "--out", str(tmp_path / "other.json")]) == 0
+    assert "not used" in caplog.text and "preset" in caplog.text
+    assert (tmp_path / "other.json").read_bytes() == (tmp_path / "plain.json").read_bytes()
+    assert load_result(tmp_path / "other.json")["fresh_evaluations"] == plain["unique_evaluations"]
