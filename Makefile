@@ -7,12 +7,14 @@ HWEVRSNAS_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.tsv),$(abspath ../sh
 export HWEVRSNAS_MIRROR
 SOURCES ?= resources/sources
 TABLES ?= resources/tables
-# The workflow: `make run CONFIG=config/presets/paper.yaml CORES=16`; extra snakemake options in SNAKEFLAGS.
+# The workflow: `make run CONFIG=config/presets/paper.yaml CORES=16`; extra snakemake options and targets in
+# SNAKEFLAGS. `--configfile=FILE` (with "="): the option takes several files, so without "=" a target
+# given in SNAKEFLAGS would be read as one more config file.
 CORES ?= 2
 CONFIG ?= config/config.yaml
 SNAKEFLAGS ?=
 
-.PHONY: install run dryrun report test fetch tables bench clean
+.PHONY: install run dryrun report test test-fast test-slurm fetch tables bench clean
 
 install: $(VENV)/.installed
 
@@ -32,18 +34,27 @@ tables: fetch
 
 # The workflow fetches the sources and builds the tables itself (rules fetch, tables).
 run: install
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEFLAGS)
+	$(BIN)/snakemake --cores $(CORES) --configfile=$(CONFIG) $(SNAKEFLAGS)
 
 # The plan only: every job and why it would run.
 dryrun: install
-	$(BIN)/snakemake --dry-run --cores $(CORES) --configfile $(CONFIG) $(SNAKEFLAGS)
+	$(BIN)/snakemake --dry-run --cores $(CORES) --configfile=$(CONFIG) $(SNAKEFLAGS)
 
 # A self-contained HTML report of the last run's tables and plots (run `make run` first).
 report: install
-	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report report.html $(SNAKEFLAGS)
+	$(BIN)/snakemake --cores 1 --configfile=$(CONFIG) --report report.html $(SNAKEFLAGS)
 
 test: install
 	$(BIN)/python -m pytest
+
+# During development: everything but the tests marked slow (real training, the workflow end to end).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+# The tiny config through profiles/slurm and profiles/cluster-generic on a one-node SLURM cluster started
+# here, against a local run (root; installs Debian's slurm-wlm and munge when missing; docs/CLUSTER.md).
+test-slurm: install
+	VENV=$(VENV) bash scripts/test_slurm.sh
 
 bench: tables
 	$(BIN)/python scripts/bench_tables.py --sources $(SOURCES)

@@ -62,3 +62,4 @@ rule all:
         W.aggregate_plots(config),
         W.threshold_targets(config),
         W.slice_targets(config),
+        W.full_fidelity_targets(config),

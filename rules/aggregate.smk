@@ -19,6 +19,7 @@ rule aggregate:
         ],
     params:
         energy=W.energy_settings(config),
+        budgets=config["search"]["budgets"] or [],
     conda:
         CONDA_ENV
     log:

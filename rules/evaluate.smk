@@ -13,13 +13,13 @@ rule evaluate:
     output:
         W.CHECK,
     params:
-        tables=lambda wc, input: os.path.dirname(input.table),
+        args=lambda wc: W.check_args(config, wc),
     conda:
         CONDA_ENV
     log:
         W.CHECK_LOG,
-    script:
-        "../workflow_scripts/evaluate.py"
+    shell:
+        "hwevrsnas -v check {input.run:q} {params.args} --out {output:q} > {log:q} 2>&1"
 
 
 rule slice:
@@ -29,6 +29,8 @@ rule slice:
         thresholds=W.THRESHOLDS,
     output:
         W.SLICE_SUMMARY,
+    params:
+        labels=lambda wc: list(W.slice_of(config, wc).thresholds),
     conda:
         CONDA_ENV
     log:

@@ -36,3 +36,21 @@ rule scores:
         "logs/scores/{preset}/merge.log",
     shell:
         "hwevrsnas scores merge {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule fidelity_full:
+    """Every proxy of the score table over all NB201 classes: rank correlations, precision, proxy-oracle regret."""
+    input:
+        scores=W.SCORE_TABLE,
+        table=W.TABLE_FILES["nb201"],
+    output:
+        [f"{W.FULL_FIDELITY_DIR}/{name}" for name in W.FULL_FIDELITY_FILES],
+    params:
+        tables=lambda wildcards, input: os.path.dirname(input.table),
+        out=lambda wildcards, output: os.path.dirname(output[0]),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/fidelity_full/{preset}.log",
+    shell:
+        "hwevrsnas fidelity --scores {input.scores:q} --tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"

@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--sources", default="resources/sources")
     parser.add_argument("--tables", default="resources/tables")
     parser.add_argument("--batch-dir", default="resources/proxy")
+    parser.add_argument("--out", help="also write the Markdown table (with the command that made it) to this file")
     args = parser.parse_args()
 
     table = NB201Table.open(Path(args.tables) / "nb201.h5")
@@ -163,9 +164,13 @@ def main() -> None:
         f"arithmetic_floor_s_per_arch_{args.workers}threads": step_flop * preset.steps / (gflops[args.workers] * 1e9),
     }  # fmt: skip
     print(json.dumps(out, indent=1))
-    print("\n| figure | value |\n|---|---|")
-    for key, value in out.items():
-        print(f"| {key} | {value if isinstance(value, (str, bool)) else f'{value:.4g}'} |")
+    rows = [f"| {key} | {value if isinstance(value, (str, bool)) else f'{value:.4g}'} |" for key, value in out.items()]
+    markdown = "\n".join(["| figure | value |", "|---|---|", *rows]) + "\n"
+    print("\n" + markdown)
+    if args.out:
+        command = f"python scripts/bench_proxy.py --preset {args.preset} --n {args.n} --stack {args.stack} --workers {args.workers}"
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(f"    {command}\n\n{markdown}")
 
 
 if __name__ == "__main__":

@@ -297,3 +297,344 @@ def test_aggregate_writes_every_file_and_is_reproducible(
     assert args.func(args) == 0
     for path, data in before.items():
         assert path.read_bytes() == data, f"{path.name} changed on a second aggregate"
+
+
+def test_budgets_expand_runs_and_the_anytime_table_counts_them(run_files: list[Path]) -> None:
+    from hwevrsnas.analysis.collect import at_budgets, collect_records
+    from hwevrsnas.analysis.tables import anytime_table, reach_table
+
+    df, records = collect_records(run_files)
+    rows = at_budgets(df, records, [5, 20, 60])
+    assert len(rows) == 3 * len(df)
+    ga = rows[(rows["method"] == "hw-evrsnas") & (rows["budget"] == 5)]
+    for (_, row), record in zip(ga.iterrows(), [r for r in records if r["method"] == "hw-evrsnas"]):
+        assert row["index"] == record["anytime"][4]["index"] and row["unique_evaluations"] == 5
+    # The oracle has no trajectory: its answer at every budget is its final one.
+    oracle = rows[rows["method"] == "oracle"]
+    assert (oracle["regret"] == 0).all()
+    table = anytime_table(rows, n_boot=200)
+    at20 = table[(table["method"] == "rea-valid12") & (table["budget"] == 20)].iloc[0]
+    expected = rows[(rows["method"] == "rea-valid12") & (rows["budget"] == 20)]
+    assert at20["n"] == len(expected) == 6
+    assert at20["regret_penalised_mean"] == pytest.approx(expected["regret_penalised"].mean())
+    assert at20["regret_penalised_lo"] <= at20["regret_penalised_mean"] <= at20["regret_penalised_hi"]
+    reach = reach_table(table, targets=(100.0, -1.0)).set_index(["method", "target_regret"])
+    assert reach.loc[("oracle", 100.0), "budget"] == 5 and pd.isna(reach.loc[("oracle", -1.0), "budget"])
+
+
+# ---- multi-threshold runs --------------------------------------------------------------------------------
+
+MULTI_QUANTILES = (0.3, 0.5, 0.7)
+MULTI_SEEDS = (0, 1)
+
+
+@pytest.fixture(scope="module")
+def mixed(nb201, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One slice (fpga latency) at three quantiles, two seeds: mo-hdnas and mo-random (one run per seed for all three
+    thresholds) beside hw-evrsnas, random and the oracle (one run per threshold): mixed/<method>/<q>/seed<k>.json."""
+    from hwevrsnas.search.config import GAConfig
+    from hwevrsnas.search.costs import CostModel
+    from hwevrsnas.search.result import MultiSetting, Setting, run_multi_search, run_search, write_result
+
+    root = tmp_path_factory.mktemp("mixed") / "runs"
+    model = CostModel.nb201(nb201, "cifar10", "fpga", "latency")
+    thresholds = [model.resolve_threshold(quantile=q) for q in MULTI_QUANTILES]
+    for seed in MULTI_SEEDS:
+        for method, config in (("mo-hdnas", GAConfig(budget=30, population=8)), ("mo-random", GAConfig(budget=30))):
+            setting = MultiSetting.from_cost(model, thresholds, method, "fake", seed)
+            record = run_multi_search(setting, FakeEvaluator(nb201), model, config, progress=False)
+            write_result(record, root / method / "all" / f"seed{seed}.json")
+        for threshold in thresholds:
+            for method, config in (("hw-evrsnas", GAConfig(population=6, generations=3)),
+                                   ("random", GAConfig(budget=30)), ("oracle", GAConfig())):  # fmt: skip
+                setting = Setting.from_cost(model, threshold, method, "fake", seed)
+                evaluator = FakeEvaluator(nb201) if method != "oracle" else None
+                record = run_search(setting, evaluator, model, config, progress=False)
+                write_result(record, root / method / f"q{threshold.quantile}" / f"seed{seed}.json")
+    return root
+
+
+@pytest.fixture(scope="module")
+def mixed_files(mixed: Path) -> list[Path]:
+    return find_run_files(mixed)
+
+
+@pytest.fixture(scope="module")
+def mixed_df(mixed_files: list[Path]) -> pd.DataFrame:
+    return collect(mixed_files)
+
+
+def _multi_records(files: list[Path], method: str | None = None) -> dict[str, dict]:
+    """path -> loaded record of the multi-threshold runs (of one method)."""
+    records = {str(p): load_result(p) for p in files}
+    return {path: r for path, r in records.items() if "answers" in r and method in (None, r["method"])}
+
+
+def test_a_multi_run_is_one_row_per_answer_rederived_from_its_record(mixed_files: list[Path]) -> None:
+    from hwevrsnas.analysis.collect import collect_records
+
+    df, records = collect_records(mixed_files)
+    multi = _multi_records(mixed_files)
+    assert len(multi) == 2 * len(MULTI_SEEDS)
+    assert len(df) == len(MULTI_SEEDS) * (2 * 3 + 3 * 3) and df["multi_threshold"].sum() == 2 * 3 * len(MULTI_SEEDS)
+    for path, record in multi.items():
+        rows = df[df["run_id"] == path].sort_values("threshold")
+        setting = record["setting"]
+        assert len(rows) == len(record["answers"]) == 3
+        # The record travels with its rows: one object for all of them.
+        assert len({id(records[i]) for i in rows.index}) == 1 and records[rows.index[0]] == record
+        for row, answer in zip(rows.itertuples(), sorted(record["answers"], key=lambda a: a["threshold"])):
+            for field in ("space", "dataset", "cost_dataset", "device", "metric", "threshold_source", "method", "seed"):
+                assert getattr(row, field) == setting[field], field
+            assert (row.threshold, row.quantile) == (answer["threshold"], answer["quantile"])
+            for field in ("index", "arch", "cost", "feasible", "phi", "test_accuracy", "optimum_accuracy", "regret"):
+                assert getattr(row, field) == answer[field], field
+            assert row.regret_penalised == answer["regret"] and answer["feasible"]
+            assert row.status == "ok" and row.label == f"{record['method']}:fake" and row.preset == "fake"
+            assert (row.unique_evaluations, row.wall_seconds, row.cold_seconds) == (
+                record["unique_evaluations"], record["wall_seconds"], record["wall_seconds"]
+            )  # fmt: skip
+            assert (row.thresholds_per_run, row.path) == (3, path)
+            assert (row.hypervolume_ratio, row.igd, row.front_size) == (
+                record["hypervolume_ratio"], record["igd"], len(record["front"])
+            )  # fmt: skip
+            feasible_phi = [e["phi"] for e in record["evaluated"] if e["cost"] <= answer["threshold"]]
+            assert row.best_feasible_phi == max(feasible_phi)
+    single = df[~df["multi_threshold"]]
+    assert (single["thresholds_per_run"] == 1).all() and single["hypervolume_ratio"].isna().all()
+    assert single["run_id"].is_unique
+
+
+def test_an_infeasible_multi_answer_is_penalised_from_the_table(
+    nb201, nb201_h5: Path, mixed_files: list[Path], tmp_path: Path
+) -> None:
+    from hwevrsnas.search.result import write_result
+
+    path, record = next(iter(_multi_records(mixed_files, "mo-hdnas").items()))
+    answer = record["answers"][0]
+    answer.update(feasible=False, regret=None)
+    broken = write_result(record, tmp_path / "infeasible.json")[0]
+    # The worst feasible accuracy at that threshold, as a single run at the same threshold records it.
+    single = next(load_result(p) for p in mixed_files
+                  if "answers" not in (r := load_result(p)) and r["threshold"] == answer["threshold"])  # fmt: skip
+    expected = answer["optimum_accuracy"] - single["optimum"]["worst_accuracy"]
+    for nb201_arg in (nb201, nb201_h5.parent):
+        row = collect([broken], nb201=nb201_arg).iloc[0]
+        assert (row["feasible"], row["status"]) == (False, "infeasible") and math.isnan(row["regret"])
+        assert row["regret_penalised"] == pytest.approx(expected) and expected > 0
+    assert math.isnan(collect([broken]).iloc[0]["regret_penalised"])  # no table, nothing to take it from
+
+
+def test_multi_answers_pair_with_single_runs_and_keep_their_answer_at_every_budget(
+    mixed_files: list[Path], mixed_df: pd.DataFrame
+) -> None:
+    from hwevrsnas.analysis.collect import at_budgets, collect_records
+
+    # mo-random draws what random draws at the same seed and budget: every pair ties.
+    table = paired_comparisons(mixed_df, "regret").set_index(["method_a", "method_b"])
+    same = table.loc[("mo-random:fake", "random:fake")]
+    assert (same["n_pairs"], same["n_settings"], same["n_ties"], same["p_value"]) == (6, 3, 6, 1.0)
+    row = table.loc[("hw-evrsnas:fake", "mo-hdnas:fake")]
+    ga = mixed_df[mixed_df["method"] == "hw-evrsnas"].set_index(["threshold", "seed"])["regret"]
+    mo = mixed_df[mixed_df["method"] == "mo-hdnas"].set_index(["threshold", "seed"])["regret"]
+    assert row["n_pairs"] == 6 and row["mean_diff"] == pytest.approx((ga - mo.loc[ga.index]).mean())
+    df, records = collect_records(mixed_files)
+    rows = at_budgets(df, records, [5, 30])
+    multi = rows[rows["multi_threshold"]]
+    for budget in (5, 30):
+        at = multi[multi["budget"] == budget].set_index(["run_id", "threshold"])
+        final = df[df["multi_threshold"]].set_index(["run_id", "threshold"]).loc[at.index]
+        assert (at["index"] == final["index"]).all() and (at["regret"] == final["regret"]).all()
+
+
+def test_cost_and_device_tables_count_a_multi_run_once(mixed_files: list[Path], mixed_df: pd.DataFrame) -> None:
+    multi = _multi_records(mixed_files, "mo-hdnas")
+    cost = cost_table(mixed_df).set_index("method")
+    mo = cost.loc["mo-hdnas:fake"]
+    walls = [r["wall_seconds"] for r in multi.values()]
+    assert (mo["n_runs"], mo["thresholds_per_run"]) == (len(MULTI_SEEDS), 3)
+    assert mo["unique_evaluations_mean"] == np.mean([r["unique_evaluations"] for r in multi.values()])
+    assert mo["cold_seconds_mean"] == pytest.approx(np.mean(walls))
+    assert mo["cold_seconds_total"] == pytest.approx(sum(walls))
+    assert mo["cold_seconds_per_threshold"] == pytest.approx(sum(walls) / (3 * len(MULTI_SEEDS)))
+    assert mo["mo_hdnas_260s_over_this"] == pytest.approx(260.0 / mo["cold_seconds_per_threshold"])
+    ga = cost.loc["hw-evrsnas:fake"]
+    assert (ga["n_runs"], ga["thresholds_per_run"]) == (3 * len(MULTI_SEEDS), 1)
+    assert ga["cold_seconds_per_threshold"] == pytest.approx(ga["cold_seconds_mean"])
+    devices = device_table(mixed_df).set_index("method")
+    assert (devices.loc["mo-hdnas:fake", "n_runs"], devices.loc["mo-hdnas:fake", "n_answers"]) == (2, 6)
+    assert (devices.loc["random:fake", "n_runs"], devices.loc["random:fake", "n_answers"]) == (6, 6)
+    assert devices.loc["mo-hdnas:fake", "wall_seconds_mean"] == pytest.approx(np.mean(walls))
+
+
+def test_nine_constraints_totals_are_the_sums_of_the_runs(mixed_files: list[Path], mixed_df: pd.DataFrame) -> None:
+    from hwevrsnas.analysis.tables import CROSS_HARDWARE, nine_constraints_table
+
+    table = nine_constraints_table(mixed_df).set_index("method")
+    records = [load_result(p) for p in mixed_files]
+    for method in ("mo-hdnas", "mo-random", "hw-evrsnas", "random", "oracle"):
+        label = method if method == "oracle" else f"{method}:fake"
+        mine = [r for r in records if r["method"] == method]
+        searches, evaluations, seconds, regrets = [], [], [], []
+        for seed in MULTI_SEEDS:
+            runs = [r for r in mine if r["setting"]["seed"] == seed]
+            searches.append(len(runs))
+            evaluations.append(sum(r["unique_evaluations"] for r in runs))
+            seconds.append(sum(r["wall_seconds"] for r in runs))  # no score cache: cold = wall
+            regrets += [a["regret"] for r in runs for a in r.get("answers") or [r]]
+        row = table.loc[label]
+        assert (row["n"], row["n_incomplete"], row["thresholds_mean"]) == (len(MULTI_SEEDS), 0, 3)
+        assert row["searches_mean"] == np.mean(searches) == (1 if method.startswith("mo-") else 3)
+        assert row["unique_evaluations_mean"] == pytest.approx(np.mean(evaluations))
+        assert row["evaluations_per_threshold"] == pytest.approx(sum(evaluations) / (3 * len(MULTI_SEEDS)))
+        assert row["cold_seconds_mean"] == pytest.approx(np.mean(seconds))
+        assert row["regret_mean"] == pytest.approx(np.mean(regrets)) and row["feasible_rate"] == 1.0
+        ga_seconds = sum(r["wall_seconds"] for r in records if r["method"] == "hw-evrsnas")
+        expected = math.nan if method == "oracle" else ga_seconds / sum(seconds)
+        assert row["hw_evrsnas_seconds_over_this"] == pytest.approx(expected, nan_ok=True)
+    published = table.loc["MO-HDNAS (published)"]
+    assert (published["gpu_hours"], published["searches_mean"], published["thresholds_mean"]) == (0.65, 1, 9)
+    assert published["cold_seconds_mean"] == pytest.approx(0.65 * 3600)
+    assert published["hw_evrsnas_seconds_over_this"] == pytest.approx(20.87 / 0.65)
+    assert table.loc["HW-EvRSNAS (published)", "gpu_hours"] == 20.87
+    assert CROSS_HARDWARE in published["source"] and "second-hand" in published["source"]
+    # A method that missed a threshold of the slice is counted apart, not averaged in.
+    partial = mixed_df[~((mixed_df["method"] == "random") & (mixed_df["seed"] == 1) & (mixed_df["quantile"] == 0.7))]
+    row = nine_constraints_table(partial).set_index("method").loc["random:fake"]
+    assert (row["n"], row["n_incomplete"]) == (1, 1)
+
+
+def test_fronts_table_summarises_the_multi_runs(mixed_files: list[Path], mixed_df: pd.DataFrame) -> None:
+    from hwevrsnas.analysis.tables import fronts_table
+
+    table = fronts_table(mixed_df, n_boot=500).set_index("method")
+    assert list(table.index) == ["mo-hdnas:fake", "mo-random:fake"]
+    for label, row in table.iterrows():
+        runs = _multi_records(mixed_files, label.split(":")[0]).values()
+        ratios = [r["hypervolume_ratio"] for r in runs]
+        assert (row["n_runs"], row["n_settings"]) == (len(MULTI_SEEDS), 1)
+        assert row["hypervolume_ratio_mean"] == pytest.approx(np.mean(ratios))
+        assert row["hypervolume_ratio_lo"] <= row["hypervolume_ratio_mean"] <= row["hypervolume_ratio_hi"]
+        assert row["igd_mean"] == pytest.approx(np.mean([r["igd"] for r in runs]))
+        assert row["front_size_mean"] == np.mean([len(r["front"]) for r in runs])
+    assert fronts_table(mixed_df[~mixed_df["multi_threshold"]]).empty
+
+
+def test_aggregate_writes_the_multi_tables_and_front_plot_reproducibly(
+    mixed_files: list[Path], nb201_h5: Path, tmp_path: Path
+) -> None:
+    from hwevrsnas.analysis import front_plot_stem
+
+    out, plots = tmp_path / "tables", tmp_path / "plots"
+    written = aggregate(list(reversed(mixed_files)), nb201_h5.parent, out, plots)
+    names = {p.name for p in written}
+    stem = front_plot_stem("nb201", "cifar10", "fpga", "latency", "cifar10")
+    assert stem == "front_nb201_cifar10_fpga_latency"
+    assert {"nine_constraints.csv", "nine_constraints.md", "fronts.csv", "fronts.md", f"{stem}.png", f"{stem}.pdf",
+            "device_nb201_cifar10_fpga_latency.png"} <= names  # fmt: skip
+    nine = pd.read_csv(out / "nine_constraints.csv").set_index("method")
+    assert nine.loc["mo-hdnas:fake", "searches_mean"] == 1 and nine.loc["hw-evrsnas:fake", "searches_mean"] == 3
+    text = (out / "nine_constraints.md").read_text()
+    assert "| MO-HDNAS (published) |" in text and "| 0.65 |" in text and "| 20.87 |" in text
+    main = pd.read_csv(out / "main.csv")
+    assert set(main["method"]) == {"hw-evrsnas:fake", "mo-hdnas:fake", "mo-random:fake", "oracle", "random:fake"}
+    assert set(main.loc[main["method"] == "mo-hdnas:fake", "quantile"]) == set(MULTI_QUANTILES)
+    cost_md = (out / "cost.md").read_text()
+    assert [line for line in cost_md.splitlines() if line.startswith("## ")] == [
+        "## Evaluations and seconds per search", "## Energy and CO2 (estimated from cold seconds)",
+        "## Ratios to published search costs: a cross-hardware comparison (different machines)",
+    ]  # fmt: skip
+    before = {path: path.read_bytes() for path in written}
+    again = aggregate(mixed_files, nb201_h5.parent, out, plots)
+    assert again == written
+    for path, data in before.items():
+        assert path.read_bytes() == data, f"{path.name} changed on a second aggregate"
+
+
+def test_markdown_writes_counts_as_integers_and_missing_values_as_dashes() -> None:
+    frame = pd.DataFrame({
+        "method": ["a", "b"], "n_runs": [3.0, np.nan], "n": pd.array([2, None], dtype="Int64"),
+        "budget": [25.0, 400.0], "seconds": [27871.3, 0.5], "rate": [0.5, np.nan],
+    })  # fmt: skip
+    lines = markdown(frame, {"*": ".3g"}).splitlines()
+    assert lines[2] == "| a | 3 | 2 | 25 | 27871 | 0.5 |"
+    assert lines[3] == "| b | - | - | 400 | 0.5 | - |"
+
+
+def _captured(monkeypatch) -> list:
+    """Replace plots.save_figure with one that records the figure too."""
+    from hwevrsnas.analysis import plots
+
+    figures, save = [], plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, stem: figures.append(fig) or save(fig, stem))
+    return figures
+
+
+def test_device_plot_labels_thresholds_with_quantiles_and_picks_with_thresholds(
+    nb201, mixed_df: pd.DataFrame, tmp_path: Path, monkeypatch
+) -> None:
+    from hwevrsnas.analysis.plots import plot_device
+
+    figures = _captured(monkeypatch)
+    thresholds = sorted(mixed_df["threshold"].unique())
+    paths = plot_device(nb201, "cifar10", "fpga", "latency", thresholds, mixed_df, tmp_path / "d")
+    texts = [t.get_text() for t in figures[0].axes[0].texts]
+    assert [t for t in texts if t.startswith("T")] == [f"T{k} q{q:g}" for k, q in enumerate(MULTI_QUANTILES, 1)]
+    # Every distinct (method, pick) is annotated with the numbers of the thresholds it answered.
+    picks = mixed_df.groupby(["label", "index"])["threshold"].apply(
+        lambda t: ",".join(str(thresholds.index(v) + 1) for v in sorted(set(t)))
+    )  # fmt: skip
+    assert sorted(t for t in texts if not t.startswith("T")) == sorted(picks)
+    first = [p.read_bytes() for p in paths]
+    plot_device(nb201, "cifar10", "fpga", "latency", thresholds, mixed_df, tmp_path / "d")
+    assert [p.read_bytes() for p in paths] == first
+
+
+def test_front_plot_draws_the_exact_front_and_the_median_run(
+    nb201, mixed_files: list[Path], tmp_path: Path, monkeypatch
+) -> None:
+    from hwevrsnas.analysis.fronts import exact_front
+    from hwevrsnas.analysis.plots import plot_front, representative_run
+    from hwevrsnas.search.costs import CostModel
+
+    runs = {f"{m}:fake": list(_multi_records(mixed_files, m).values()) for m in ("mo-hdnas", "mo-random")}
+    chosen, n = representative_run(runs["mo-hdnas:fake"])
+    ratios = sorted(r["hypervolume_ratio"] for r in runs["mo-hdnas:fake"])
+    assert n == 2 and chosen["hypervolume_ratio"] == ratios[0]  # the lower median of two
+    figures = _captured(monkeypatch)
+    paths = plot_front(nb201, "cifar10", "fpga", "latency", runs, tmp_path / "f")
+    assert [p.suffix for p in paths] == [".png", ".pdf"]
+    ax = figures[0].axes[0]
+    exact = exact_front(CostModel.nb201(nb201, "cifar10", "fpga", "latency"))
+    line = next(l for l in ax.lines if l.get_label().startswith("exact front"))
+    np.testing.assert_array_equal(line.get_ydata()[:-1], exact.accuracies)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith(f"mo-hdnas:fake: seed {chosen['setting']['seed']} (median HV ratio") for t in legend)
+    assert sorted(t.get_text() for t in ax.texts) == [f"T{k} q{q:g}" for k, q in enumerate(MULTI_QUANTILES, 1)]
+    first = [p.read_bytes() for p in paths]
+    plot_front(nb201, "cifar10", "fpga", "latency", runs, tmp_path / "f")
+    assert [p.read_bytes() for p in paths] == first
+
+
+def test_fidelity_plot_names_each_score_and_has_no_empty_panel(tmp_path: Path, monkeypatch) -> None:
+    from hwevrsnas.analysis.plots import plot_fidelity
+
+    rng = np.random.default_rng(1)
+    accuracy = rng.uniform(80, 94, 20)
+    scores = pd.DataFrame({"index": range(20), "accuracy": accuracy, "params": accuracy / 90,
+                           "quick:cka": accuracy / 100, "zc:synflow": 10.0 ** rng.uniform(10, 40, 20),
+                           "s10:cka+params": rng.uniform(0, 20, 20), "empty": np.nan})  # fmt: skip
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    figures = _captured(monkeypatch)
+    paths = plot_fidelity(tmp_path / "scores.csv", tmp_path / "fid")
+    axes = figures[0].axes
+    assert len(axes) == 4  # one per drawn proxy: the empty column is left out, no blank axes
+    labels = [ax.get_xlabel().replace("\n", " ") for ax in axes]
+    assert labels[0] == "params: #params (millions)"
+    assert labels[1] == "quick:cka: linear CKA to the reference after 'quick' training"
+    assert labels[2].startswith("zc:synflow: zero-cost proxy synflow") and labels[2].endswith("log axis")
+    assert "mean of the ranks of s10:cka and #params" in labels[3]
+    assert "empty" in figures[0].get_suptitle()
+    first = [p.read_bytes() for p in paths]
+    plot_fidelity(tmp_path / "scores.csv", tmp_path / "fid")
+    assert [p.read_bytes() for p in paths] == first

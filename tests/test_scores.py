@@ -68,7 +68,8 @@ def test_shards_merge_to_the_content_of_one_build(tmp_path: Path, nb201_h5: Path
     assert {"batch_checksum", "engine", "seconds_per_arch", "content_checksum"} <= set(info)
     assert main(["scores", "export", str(out), "--out", str(tmp_path / "t.csv")]) == 0
     rows = list(csv.reader((tmp_path / "t.csv").open()))
-    assert rows[0] == ["index", "arch", "iso_class", "score", "loss", "seconds"] and len(rows) == 6467
+    assert rows[0] == ["index", "arch", "iso_class", "score", "loss", "seconds", "status"] and len(rows) == 6467
+    assert {row[6] for row in rows[1:]} <= {"ok", "degenerate", "nonfinite"}
 
 
 def test_merge_refuses_missing_overlapping_and_mixed_shards(tmp_path: Path, nb201_h5: Path) -> None:
@@ -116,3 +117,47 @@ def test_a_search_reads_a_table_of_its_identity_only_and_gets_the_same_bytes(mir
     assert "not used" in caplog.text and "preset" in caplog.text
     assert (tmp_path / "other.json").read_bytes() == (tmp_path / "plain.json").read_bytes()
     assert load_result(tmp_path / "other.json")["fresh_evaluations"] == plain["unique_evaluations"]
+
+
+def complete_table(identity: dict, label: str, path: Path) -> Path:
+    """A table of every NB201 class with synthetic scores under a given identity (as if that proxy had scored them)."""
+    from hwevrsnas.proxy.result import ProxyResult
+    from hwevrsnas.scores import ProxyColumns
+    from hwevrsnas.spaces import nb201
+
+    reps = nb201.class_representatives()
+    degenerate = nb201.degenerate_mask(reps)
+    values = (np.cos(reps.astype(float) @ np.arange(1.0, 7.0)) + 1.0) / 2.0
+    results = [ProxyResult(0.0, float("nan"), [], 0.0, "degenerate") if bad else ProxyResult(float(v), 1.0 - v, [v], 0.5)
+               for v, bad in zip(values, degenerate)]  # fmt: skip
+    columns = ProxyColumns.from_results("rsnas", identity, "synthetic", label, results)
+    ScoreTable(get_space("nb201"), np.arange(len(reps)), reps, {"rsnas": columns}).write(path)
+    return path
+
+
+def test_a_complete_table_serves_a_search_without_torch_and_with_the_same_bytes(mirror, nb201_h5, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    proxy_dir = tmp_path / "proxy"
+    few = tmp_path / "few.h5"
+    assert main(["scores", "build", "--preset", "tiny", "--archs", "0", "--sources", str(mirror), "--tables",
+                 str(nb201_h5.parent), "--batch-dir", str(proxy_dir), "--cache", "", "--out", str(few)]) == 0
+    built = ScoreTable.open(few).proxies["rsnas"]
+    table = complete_table(built.identity, built.label, tmp_path / "complete.h5")
+    common = [
+        "search", "--tables", str(nb201_h5.parent), "--sources", str(mirror), "--batch-dir", str(proxy_dir),
+        "--cache", "", "--device", "fpga", "--quantile", "0.5", "--method", "hw-evrsnas", "--preset", "tiny",
+        "--population", "6", "--generations", "4", "--accelerator", "cpu", "--scores", str(table),
+    ]  # fmt: skip
+    script = ("import sys; from hwevrsnas.cli import main; code = main(sys.argv[1:]); "
+              "sys.exit(code or int('torch' in sys.modules) * 7)")  # fmt: skip
+    served = subprocess.run([sys.executable, "-c", script, *common, "--out", str(tmp_path / "served.json")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert served.returncode == 0, served.stderr  # 7: the served search imported torch
+    # The same search with serving switched off: the proxy is built, the table attached to it, every score looked up.
+    monkeypatch.setattr("hwevrsnas.scores.served_proxies", lambda tables, preset: {})
+    assert main([*common, "--out", str(tmp_path / "attached.json")]) == 0
+    assert (tmp_path / "served.json").read_bytes() == (tmp_path / "attached.json").read_bytes()
+    record = load_result(tmp_path / "served.json")
+    assert record["fresh_evaluations"] == 0 and record["evaluator"]["identity"] == built.identity

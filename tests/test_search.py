@@ -312,7 +312,7 @@ def test_fbnet_search_and_oracle(tables_dir: Path) -> None:
         ("--device", "tpu9", "valid devices: "),
         ("--metric", "power", "valid metrics: latency, energy"),
         ("--method", "darts",
-         "valid methods: hw-evrsnas, random, hw-evrsnas-params, rea-valid12, zc-synflow, zc-naswot, zc-params, oracle"),
+         "valid methods: hw-evrsnas, random, hw-evrsnas-params, hw-evrsnas-ens, rea-valid12, zc-synflow, zc-naswot"),
         ("--preset", "huge", "valid presets: paper, quick, tiny"),
         ("--penalty", "cubic", "valid forms: one_sided_normalised, two_sided, unnormalised"),
     ],
@@ -389,3 +389,18 @@ def test_cli_tiny_proxy_search(mirror: Path, tables_dir: Path, tmp_path: Path) -
     assert (tmp_path / "a" / "run.json").read_bytes() == (tmp_path / "b" / "run.json").read_bytes()
     second = load_result(tmp_path / "b" / "run.json")
     assert second["evaluator_cache_hits"] == second["unique_evaluations"] and second["fresh_evaluations"] == 0
+
+
+@pytest.mark.parametrize("method", ["hw-evrsnas", "random", "rea-valid12"])
+def test_the_anytime_answer_is_the_answer_of_a_run_at_that_budget(nb201, fpga: CostModel, method: str) -> None:
+    full = _run(fpga, nb201, method=method, seed=4, budget=100, quantile=0.2)
+    anytime = full["anytime"]
+    assert [e["evaluations"] for e in anytime] == list(range(1, 101)) and full["unique_evaluations"] == 100
+    assert {k: anytime[-1][k] for k in ("index", "feasible", "regret")} == {k: full[k] for k in ("index", "feasible", "regret")}
+    for budget in (3, 20, 57, 99):
+        alone = _run(fpga, nb201, method=method, seed=4, budget=budget, quantile=0.2)
+        entry = anytime[budget - 1]
+        assert (entry["index"], entry["feasible"], entry["regret"]) == (alone["index"], alone["feasible"], alone["regret"])
+        assert entry["test_accuracy"] == alone["test_accuracy"]
+    merged = full["anytime_seconds"]
+    assert len(merged) == 100 and merged == sorted(merged)  # proxy seconds accumulate

@@ -78,13 +78,13 @@ def expected_jobs(config: dict) -> int:
         nb201_proxy |= entry["space"] == "nb201" and bool(set(methods) - {"rea-valid12", "oracle"})
         for device in entry["devices"]:
             slices.add((entry["space"], entry["dataset"], device, entry["metric"]))
-            for label in labels:
-                for method in methods:
+            for method in methods:
+                for label in [("all",)] if method.startswith("mo-") else labels:  # one run for every threshold
                     for seed in config["seeds"]:
                         leaves.add((entry["space"], entry["dataset"], device, entry["metric"], label, method, seed))
     fixed = 4 + int(proxy) + int(bool(config.get("fidelity_study", {}).get("enabled")))  # all fetch tables aggregate
     scores = config.get("scores", {})
-    fixed += scores.get("shards", 8) + 1 if scores.get("enabled") and nb201_proxy else 0  # shards + merge
+    fixed += scores.get("shards", 8) + 2 if scores.get("enabled") and nb201_proxy else 0  # shards, merge, fidelity
     return 2 * len(leaves) + 2 * len(slices) + fixed  # search + evaluate per leaf, thresholds + slice per slice
 
 
@@ -129,10 +129,12 @@ def test_grid_expansion_counts():
     config = load(DEFAULT_CONFIG)
     leaves = W.expand_grid(config)
     entry = config["grid"][0]
-    assert len(leaves) == len(entry["devices"]) * 3 * len(config["methods"]) * len(config["seeds"]) == 45
+    single = [m for m in config["methods"] if not m.startswith("mo-")]
+    assert len(leaves) == len(entry["devices"]) * (3 * len(single) + 1) * len(config["seeds"]) == 48
+    assert {leaf.threshold for leaf in leaves if leaf.method == "mo-hdnas"} == {"all"}
     assert len(set(leaves)) == len(leaves)
     assert len(W.slices(config)) == 3
-    assert len(W.run_targets(config)) == len(W.check_targets(config)) == 45
+    assert len(W.run_targets(config)) == len(W.check_targets(config)) == 48
     paper = load(PAPER_CONFIG)
     assert all(len(s.thresholds) == 9 for s in W.slices(paper).values())
     assert {leaf.seed for leaf in W.expand_grid(paper)} == {0, 1, 2}
@@ -142,6 +144,7 @@ def test_grid_expansion_counts():
 
 def test_duplicate_entries_merge_thresholds():
     config = load(DEFAULT_CONFIG)
+    config["methods"] = [m for m in config["methods"] if not m.startswith("mo-")]  # they take no mixed thresholds
     extra = copy.deepcopy(config["grid"][0])
     extra["devices"] = ["fpga"]
     extra["thresholds"] = {"quantiles": [0.5, 0.9], "values": [3.0]}
@@ -306,7 +309,7 @@ def test_the_fidelity_study_step_runs_through_the_command_line(tiny_run, monkeyp
 # ---- Snakemake: lint, dry runs, config errors -----------------------------------------------------------------
 @pytest.mark.slow
 def test_lint_is_clean(tmp_path):
-    proc = snakemake("--lint", workdir=tmp_path)
+    proc = snakemake("--lint", "--configfile", DEFAULT_CONFIG, workdir=tmp_path)
     text = output(proc)
     assert proc.returncode == 0, text
     assert "Lints for" not in text, text
@@ -472,6 +475,21 @@ def test_a_score_table_is_built_in_shards_and_read_by_the_proxy_leaves(tmp_path)
     assert "--scores" not in W.search_args(config, {**leaf, "method": "oracle"})
     build = W.score_build_args(config, 2, 3)
     assert build[build.index("--shard") + 1] == "2/3" and build.count("--proxy") == 2
+    assert W.full_fidelity_targets(config) == [f"results/fidelity_full/tiny/{name}" for name in
+                                               ("fidelity.csv", "fidelity.md", "proxy_oracle.csv")]  # fmt: skip
+    assert W.full_fidelity_targets({**config, "methods": ["oracle"]}) == []
+
+
+def test_a_multi_threshold_method_gets_every_threshold_of_its_slice():
+    config = load(DEFAULT_CONFIG)
+    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "all", "mo-hdnas", 0).wildcards()
+    args = W.search_args(config, leaf)
+    assert args[args.index("--quantiles") + 1] == "0.25,0.5,0.75" and "--quantile" not in args
+    check = W.check_args(config, leaf)
+    assert "--quantiles 0.25,0.5,0.75" in check and "--label all" in check
+    config["grid"][0]["thresholds"]["values"] = [3.0]
+    with pytest.raises(W.ConfigError, match="mo-hdnas answer every threshold"):
+        W.check_config(config)
 
 
 @pytest.mark.slow
@@ -506,21 +524,32 @@ def test_make_passes_targets_and_options_through(tmp_path, flags):
 
 @pytest.mark.slow
 def test_check_result_catches_a_tampered_result(tiny_run, tmp_path):
+    import shlex
+
+    from hwevrsnas.cli import main as cli
+
     workdir, _, _ = tiny_run
     leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0)
     record = json.loads((workdir / leaf.path(W.RUN)).read_text())
-    tables = workdir / W.TABLES_DIR
+    tables = ["--tables", str(workdir / W.TABLES_DIR)]
+
+    def check(run: Path, which: W.Leaf, out: Path) -> int:
+        args = shlex.split(W.check_args(load(TEST_CONFIG), which.wildcards()))
+        return cli(["check", str(run), *args, *tables, "--out", str(out)])
+
     good = tmp_path / "good.json"
     good.write_text(json.dumps(record))
-    assert steps.check_leaf(good, tables, leaf, tmp_path / "good.check.json")["ok"]
+    assert check(good, leaf, tmp_path / "good.check.json") == 0
+    written = json.loads((tmp_path / "good.check.json").read_text())
+    assert written["ok"] and written["leaf"] == leaf.wildcards()
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**record, "regret": record["regret"] + 1.0, "feasible": not record["feasible"]}))
     with pytest.raises(RuntimeError, match="feasible.*regret|regret.*feasible"):
-        steps.check_leaf(bad, tables, leaf, tmp_path / "bad.check.json")
+        check(bad, leaf, tmp_path / "bad.check.json")
     assert not (tmp_path / "bad.check.json").exists()
     wrong_leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0)
     with pytest.raises(RuntimeError, match="threshold"):
-        steps.check_leaf(good, tables, wrong_leaf, tmp_path / "wrong.check.json")
+        check(good, wrong_leaf, tmp_path / "wrong.check.json")
 
 
 @pytest.mark.slow

@@ -4,4 +4,4 @@ from hwevrsnas.workflow import steps
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with steps.script_logging(smk.log[0]):
-    steps.run_aggregate(list(smk.input.runs), smk.params.energy, study=bool(smk.input.study))
+    steps.run_aggregate(list(smk.input.runs), smk.params.energy, study=bool(smk.input.study), budgets=smk.params.budgets)

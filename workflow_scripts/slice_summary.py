@@ -1,7 +1,7 @@
-"""`script:` of rule slice: one TSV line per run of a slice, from its check files."""
+"""`script:` of rule slice: one TSV line per (run, threshold) of a slice, from its check files."""
 
 from hwevrsnas.workflow import steps
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with steps.script_logging(smk.log[0]):
-    steps.summarise_slice(list(smk.input.checks), smk.output[0])
+    steps.summarise_slice(list(smk.input.checks), smk.output[0], smk.params.labels)

@@ -37,7 +37,16 @@ PLACEHOLDER = "CHANGE_ME"
 # The slurm plugin's default seconds before its first status check (its status interval starts there).
 PLUGIN_STATUS_INTERVAL = 40
 # Rules that run only when a config switch is on: (section, key).
-SWITCHED_RULES = {"fidelity_study": ("fidelity_study", "enabled")}
+SWITCHED_RULES = {
+    "fidelity_study": ("fidelity_study", "enabled"),
+    "score_shard": ("scores", "enabled"),
+    "scores": ("scores", "enabled"),
+}
+# A rule's header, and a `threads:` directive that reads the config's `threads` section.
+RULE = re.compile(r"^(?:rule|checkpoint) (\w+):", re.M)
+THREADS_KEY = re.compile(r"threads:\s*config\[\"threads\"\]\[\"(\w+)\"\]")
+# A `localrules:` directive: names on its line and on the indented lines below it.
+LOCALRULES = re.compile(r"^localrules:((?:[ \t]*\w+[ \t]*,?[ \t]*)?(?:\n[ \t]+\w+[ \t]*,?[ \t]*)*)", re.M)
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class Partition:
 
 @dataclass(frozen=True)
 class Request:
-    """One kind of submission: a rule's jobs, or a group job bundling `leaves` jobs per rule."""
+    """What one kind of submission asks for: a rule's job, or a group's."""
 
     name: str
     cpus: int
@@ -105,20 +114,36 @@ def workflow_config(configfiles: Iterable[Path], repo: Path) -> dict[str, Any]:
 
 
 def placeholders(settings: argparse.Namespace) -> list[str]:
-    found = [
-        f"default-resources {name}" for name, value in _mapping(settings.default_resources).items() if PLACEHOLDER in _raw(value)
-    ]
+    settings_by_place = {"default-resources ": _mapping(settings.default_resources)}
     for rule, resources in _mapping(settings.set_resources).items():
-        found += [f"set-resources {rule}:{name}" for name, value in _mapping(resources).items() if PLACEHOLDER in _raw(value)]
-    return found
+        settings_by_place[f"set-resources {rule}:"] = _mapping(resources)
+    return [
+        place + name
+        for place, values in settings_by_place.items()
+        for name, value in values.items()
+        if PLACEHOLDER in _raw(value)
+    ]
 
 
-def requests(settings: argparse.Namespace, config: Mapping[str, Any]) -> list[Request]:
+def threads_keys(snakefile: Path) -> dict[str, str]:
+    """rule -> the key of the config's `threads` section its `threads:` reads, from the workflow's files."""
+    keys = {}
+    for path in [snakefile, *sorted(snakefile.parent.glob("rules/*.smk"))]:
+        text = path.read_text()
+        headers = [(match.start(), match.group(1)) for match in RULE.finditer(text)]
+        for match in THREADS_KEY.finditer(text):
+            owners = [rule for start, rule in headers if start < match.start()]
+            if owners:
+                keys[owners[-1]] = match.group(1)
+    return keys
+
+
+def requests(settings: argparse.Namespace, config: Mapping[str, Any], keys: Mapping[str, str]) -> list[Request]:
     """CPUs and memory of each kind of submission: rules with their own threads or resources, and groups.
 
-    A rule's threads are set-threads, else the config's `threads.<rule>`, else 1, capped at --cores as
-    Snakemake caps them. A group job runs its jobs side by side on at most --cores CPUs (the rest in
-    series) and asks for the memory of the jobs it runs side by side.
+    A rule's threads are set-threads, else the config's `threads` entry the rule reads (`keys`), else 1,
+    capped at --cores as Snakemake caps them. A group job runs its jobs side by side on at most --cores
+    CPUs (the rest in series) and asks for the memory of the jobs it runs side by side.
     """
     defaults = _mapping(settings.default_resources)
     set_resources = {rule: _mapping(resources) for rule, resources in _mapping(settings.set_resources).items()}
@@ -126,12 +151,12 @@ def requests(settings: argparse.Namespace, config: Mapping[str, Any]) -> list[Re
     cores = settings.cores if isinstance(settings.cores, int) else None
     rules = sorted(
         rule
-        for rule in set(set_resources) | set(set_threads) | set(config.get("threads", {}))
+        for rule in set(set_resources) | set(set_threads) | set(keys)
         if rule not in SWITCHED_RULES or config[SWITCHED_RULES[rule][0]][SWITCHED_RULES[rule][1]]
     )
 
     def threads(rule: str) -> int:
-        value = set_threads.get(rule) or config.get("threads", {}).get(rule) or 1
+        value = set_threads.get(rule) or config["threads"].get(keys.get(rule, ""), 1)
         return min(value, cores) if cores else value
 
     def mem_mb(rule: str) -> int | None:
@@ -169,7 +194,8 @@ def partition(name: str | None) -> Partition:
         if not default:
             raise RuntimeError("no partition given and the cluster has no default partition")
         name = default[0]
-    nodes = [line.split() for line in _run(["sinfo", "-h", "-N", "-p", name, "-o", "%c %m"]).splitlines() if line.strip()]
+    nodes = [line.split() for line in _run(["sinfo", "-h", "-N", "-p", name, "-o", "%c %m"]).splitlines()]
+    nodes = [node for node in nodes if node]
     if not nodes:
         raise RuntimeError(f"sinfo knows no partition {name!r} (or it has no nodes)")
     limits = _key_values(_run(["scontrol", "show", "partition", name, "-o"]))
@@ -184,68 +210,78 @@ def partition(name: str | None) -> Partition:
 
 def status_problem(settings: argparse.Namespace, slurm_config: Mapping[str, str]) -> str | None:
     """Why the plugin's job status queries would never see a job finish here, or None."""
-    accounting = "slurmdbd" in slurm_config.get("AccountingStorageType", "")
+    if "slurmdbd" in slurm_config.get("AccountingStorageType", ""):
+        return None  # sacct answers, and the plugin falls back to it from squeue when MinJobAge is short
     command = settings.slurm_status_command or ("sacct" if shutil.which("sacct") else "squeue")
     interval = settings.slurm_init_seconds_before_status_checks
     interval = interval if isinstance(interval, int) else PLUGIN_STATUS_INTERVAL
-    min_job_age = _limit(slurm_config.get("MinJobAge"))
-    if accounting:
-        return None  # sacct answers; the plugin falls back to it from squeue when MinJobAge is short
+    min_job_age = _limit(slurm_config.get("MinJobAge")) or 0
     if command == "sacct":
         return (
             "slurm-status-command is sacct, but this cluster has no accounting (AccountingStorageType="
             f"{slurm_config.get('AccountingStorageType')}): sacct fails and the run waits forever; use squeue"
         )
-    if shutil.which("sacct") and (min_job_age or 0) < 3 * interval:
+    if min_job_age < 3 * interval:
         return (
-            f"MinJobAge is {min_job_age} s, under 3 status intervals ({3 * interval} s): the plugin then "
-            "switches from squeue to sacct, which fails without accounting; lower "
-            f"slurm-init-seconds-before-status-checks to at most {(min_job_age or 0) // 3} or ask for a longer MinJobAge"
+            f"MinJobAge is {min_job_age} s, under 3 status intervals ({3 * interval} s): finished jobs leave squeue "
+            "before the plugin looks (and it switches to sacct, which fails without accounting); lower "
+            f"slurm-init-seconds-before-status-checks to at most {min_job_age // 3} or ask for a longer MinJobAge"
         )
     return None
 
 
-def check(argv: Sequence[str], out=sys.stdout) -> int:
+def cluster_problems(settings: argparse.Namespace, part: Partition, snakefile: Path) -> list[str]:
+    """Print the run's submissions against the partition; return what cannot work."""
+    problems = []
+    slurm_config = _key_values(_run(["scontrol", "show", "config"]))
+    print(
+        f"partition {part.name}: {part.cpus} CPUs and {part.mem_mb} MB per node; accounting "
+        f"{slurm_config.get('AccountingStorageType')}, MinJobAge {slurm_config.get('MinJobAge')} s",
+    )
+    if settings.executor == "slurm":
+        print(f"status command: {settings.slurm_status_command or 'the plugin default'}")
+        if problem := status_problem(settings, slurm_config):
+            problems.append(problem)
+    config = workflow_config(settings.configfile or [], snakefile.parent)
+    for request in requests(settings, config, threads_keys(snakefile)):
+        mem = f"{request.mem_mb} MB" if request.mem_mb is not None else "memory set by an expression"
+        print(f"  {request.name}: {request.cpus} CPUs, {mem}" + (f" ({request.note})" if request.note else ""))
+        if request.cpus > part.cpus:
+            fix = "lower --cores" if request.name.startswith("group") else f"lower set-threads {request.name}"
+            problems.append(
+                f"{request.name} asks for {request.cpus} CPUs, but partition {part.name} offers {part.cpus} per node: "
+                f"SLURM would leave it pending forever (Reason=PartitionConfig); {fix} to at most {part.cpus}"
+            )
+        if request.mem_mb is not None and request.mem_mb > part.mem_mb:
+            problems.append(
+                f"{request.name} asks for {request.mem_mb} MB, but partition {part.name} offers {part.mem_mb} MB per "
+                "node: sbatch would reject it; lower its mem_mb (set-resources) or, for a group, --cores"
+            )
+    return problems
+
+
+def check(argv: Sequence[str]) -> int:
     """Print what the run `snakemake ARGV` asks of the cluster; return the number of problems."""
     settings = snakemake_settings(argv)
-    repo = Path(settings.snakefile).parent if settings.snakefile else Path.cwd()
+    snakefile = Path(settings.snakefile or "Snakefile")
     problems = [
         f"{where} is still the placeholder {PLACEHOLDER} (profiles/slurm reads HWEVRSNAS_SLURM_ACCOUNT and "
         "HWEVRSNAS_SLURM_PARTITION from the environment)"
         for where in placeholders(settings)
     ]
     if not shutil.which("sinfo"):
-        print("no SLURM commands on this machine: only the profile's placeholders were checked", file=out)
+        print("no SLURM commands on this machine: only the profile's placeholders were checked")
     else:
         wanted = _raw(_mapping(settings.default_resources).get("slurm_partition", ""))
-        part = partition(None if wanted in ("", PLACEHOLDER) else wanted)
-        slurm_config = _key_values(_run(["scontrol", "show", "config"]))
-        print(
-            f"partition {part.name}: {part.cpus} CPUs and {part.mem_mb} MB per node; accounting "
-            f"{slurm_config.get('AccountingStorageType')}, MinJobAge {slurm_config.get('MinJobAge')} s, status "
-            f"command {settings.slurm_status_command or 'the plugin default'}",
-            file=out,
-        )
-        if settings.executor == "slurm" and (problem := status_problem(settings, slurm_config)):
-            problems.append(problem)
-        config = workflow_config(settings.configfile or [], repo)
-        for request in requests(settings, config):
-            mem = f"{request.mem_mb} MB" if request.mem_mb is not None else "memory set by an expression"
-            print(f"  {request.name}: {request.cpus} CPUs, {mem}" + (f" ({request.note})" if request.note else ""), file=out)
-            if request.cpus > part.cpus:
-                fix = "lower --cores" if request.name.startswith("group") else f"lower set-threads {request.name}"
-                problems.append(
-                    f"{request.name} asks for {request.cpus} CPUs, but partition {part.name} offers {part.cpus} per node: "
-                    f"SLURM would leave it pending forever (Reason=PartitionConfig); {fix} to at most {part.cpus}"
-                )
-            if request.mem_mb is not None and request.mem_mb > part.mem_mb:
-                problems.append(
-                    f"{request.name} asks for {request.mem_mb} MB, but partition {part.name} offers {part.mem_mb} MB per "
-                    "node: sbatch would reject it; lower its mem_mb (set-resources) or, for a group, --cores"
-                )
+        try:
+            part = partition(None if wanted in ("", PLACEHOLDER) else wanted)
+        except (RuntimeError, subprocess.CalledProcessError) as err:
+            problems.append(f"cannot describe the partition {wanted!r}: {getattr(err, 'stderr', None) or err}")
+        else:
+            problems += cluster_problems(settings, part, snakefile)
     for problem in problems:
-        print(f"PROBLEM: {problem}", file=out)
-    print("ok" if not problems else f"{len(problems)} problem(s)", file=out)
+        print(f"PROBLEM: {problem}")
+    print("ok" if not problems else f"{len(problems)} problem(s)")
     return len(problems)
 
 
@@ -253,7 +289,7 @@ def local_rules(snakefile: Path) -> set[str]:
     """Rule names of every `localrules:` directive in the Snakefile and the rule files next to it."""
     names: set[str] = set()
     for path in [snakefile, *sorted(snakefile.parent.glob("rules/*.smk"))]:
-        for match in re.finditer(r"^localrules:((?:[ \t]*\w+[ \t]*,?[ \t]*)?(?:\n[ \t]+\w+[ \t]*,?[ \t]*)*)", path.read_text(), re.M):
+        for match in LOCALRULES.finditer(path.read_text()):
             names.update(re.findall(r"\w+", match.group(1)))
     return names
 
@@ -275,7 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("check", help="check a run's settings against the cluster; the rest are snakemake options")
     count = sub.add_parser("submissions", help="count the submissions of a dry run's printout")
     count.add_argument("plan", type=Path, help="the output of `snakemake -n ...` (- for stdin)")
-    count.add_argument("--snakefile", type=Path, default=Path("Snakefile"), help="for its localrules (default: %(default)s)")
+    count.add_argument(
+        "--snakefile", type=Path, default=Path("Snakefile"), help="for its localrules (default: %(default)s)"
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "check":
         return 1 if check(rest) else 0

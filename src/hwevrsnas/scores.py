@@ -34,6 +34,7 @@ import numpy as np
 
 from hwevrsnas.errors import DamagedFile, InputError, MissingFile
 from hwevrsnas.integrity import verify_h5
+from hwevrsnas.proxy.evaluator import Evaluator
 from hwevrsnas.proxy.result import STATUSES, ProxyResult
 from hwevrsnas.spaces import Space, get_space
 
@@ -59,6 +60,7 @@ class ProxyColumns:
     name: str
     identity: dict[str, Any]
     description: str
+    label: str
     score: np.ndarray
     raw: np.ndarray
     loss: np.ndarray
@@ -67,15 +69,17 @@ class ProxyColumns:
     seconds: np.ndarray
 
     @classmethod
-    def from_results(cls, name: str, identity: dict[str, Any], description: str, results: Sequence[ProxyResult]) -> "ProxyColumns":
-        """Columns from evaluator results (missing values as NaN)."""
+    def from_results(
+        cls, name: str, identity: dict[str, Any], description: str, label: str, results: Sequence[ProxyResult]
+    ) -> "ProxyColumns":
+        """Columns from evaluator results (missing values as NaN); `label` names it in reports (e.g. rsnas:quick)."""
         taps = max((len(r.cka) for r in results), default=0)
 
         def number(value: float | None) -> float:
             return math.nan if value is None else float(value)
 
         return cls(
-            name, identity, description,
+            name, identity, description, label,
             score=np.array([r.score for r in results], dtype=np.float64),
             raw=np.array([number(r.raw) for r in results], dtype=np.float64),
             loss=np.array([number(r.loss) for r in results], dtype=np.float64),
@@ -96,7 +100,7 @@ class ProxyColumns:
     def take(self, rows: np.ndarray) -> "ProxyColumns":
         """The same proxy on a subset of rows."""
         return ProxyColumns(
-            self.name, self.identity, self.description, self.score[rows], self.raw[rows], self.loss[rows],
+            self.name, self.identity, self.description, self.label, self.score[rows], self.raw[rows], self.loss[rows],
             self.cka[rows], self.status[rows], self.seconds[rows],
         )  # fmt: skip
 
@@ -180,6 +184,7 @@ class ScoreTable:
                 p = group(proxies, name)
                 p.attrs["identity"] = json.dumps(columns.identity, sort_keys=True)
                 p.attrs["description"] = columns.description
+                p.attrs["label"] = columns.label
                 for key in ("score", "raw", "loss", "cka", "seconds"):
                     put(p, key, getattr(columns, key))
                 put(p, "status", columns.status.astype("S16"))
@@ -205,7 +210,7 @@ class ScoreTable:
                 proxies = {}
                 for name, p in h5["proxies"].items():
                     proxies[name] = ProxyColumns(
-                        name, json.loads(p.attrs["identity"]), str(p.attrs["description"]),
+                        name, json.loads(p.attrs["identity"]), str(p.attrs["description"]), str(p.attrs["label"]),
                         p["score"][()], p["raw"][()], p["loss"][()], p["cka"][()],
                         np.array([s.decode() for s in p["status"][()]]), p["seconds"][()],
                     )  # fmt: skip
@@ -239,6 +244,63 @@ class TableSource:
         """The stored result of a class, or None when the table does not hold it."""
         row = self.table.row_of(canonical)
         return None if row is None else self.columns.result(row)
+
+
+class ServedEvaluator(Evaluator):
+    """One proxy of a complete score table as an evaluator that never computes (and never imports torch).
+
+    Its identity is the table's (where and how the scores were computed), and so is everything the
+    search result records about it.
+    """
+
+    kind = "served"
+
+    def __init__(self, table: ScoreTable, columns: ProxyColumns, preset: Any = None) -> None:
+        super().__init__(table.space)
+        self.table, self.columns, self.preset = table, columns, preset
+        self.batch_checksum = columns.identity.get("batch")
+        if "metric" in columns.identity:
+            self.metric = columns.identity["metric"]
+        self.sources.append(TableSource(table, columns))
+
+    @property
+    def name(self) -> str:
+        return self.columns.label
+
+    def identity(self) -> dict[str, Any]:
+        return dict(self.columns.identity)
+
+    def compute(self, representative: np.ndarray) -> ProxyResult:
+        raise InputError(f"{self.table.path}: class {self.space.arch_str(representative)} is missing from a table "
+                         f"that claims to hold every class; {REBUILD}")  # fmt: skip
+
+
+def served_proxies(tables: Sequence[ScoreTable], preset: Any) -> dict[str, ServedEvaluator]:
+    """The proxies that complete tables serve at a preset, by registry name.
+
+    The preset's batch is recognised without loading it: it is the batch of the tables' representation-similarity
+    column of that preset digest. A zero-cost column serves when it was computed on that batch with the preset's
+    seed (or needs no batch: params, FLOPs). Without such an rsnas column nothing is served, and the search computes
+    (or looks up) scores through the proxies themselves.
+    """
+    complete = [table for table in tables if table.complete]
+    batches = {
+        columns.identity.get("batch") for table in complete for columns in table.proxies.values()
+        if columns.identity.get("kind") == "rsnas" and columns.identity.get("preset") == preset.digest
+    }  # fmt: skip
+    if len(batches) != 1:
+        return {}
+    batch = batches.pop()
+    served: dict[str, ServedEvaluator] = {}
+    for table in complete:
+        for name, columns in table.proxies.items():
+            identity = columns.identity
+            if identity.get("kind") == "rsnas" and identity.get("preset") != preset.digest:
+                continue
+            if identity.get("batch", batch) != batch or identity.get("seed", preset.seed) != preset.seed:
+                continue
+            served.setdefault(name, ServedEvaluator(table, columns, preset))
+    return served
 
 
 def open_scores(path: Path | str) -> list[TableSource]:
@@ -281,7 +343,7 @@ def merge(tables: Sequence[ScoreTable], command: str = "") -> ScoreTable:
         taps = max(p.cka.shape[1] for p in parts)
         cka = np.concatenate([np.pad(p.cka, ((0, 0), (0, taps - p.cka.shape[1])), constant_values=np.nan) for p in parts])
         proxies[name] = ProxyColumns(
-            name, first.proxies[name].identity, first.proxies[name].description,
+            name, first.proxies[name].identity, first.proxies[name].description, first.proxies[name].label,
             *(np.concatenate([getattr(p, key) for p in parts])[order] for key in ("score", "raw", "loss")),
             cka[order], np.concatenate([p.status for p in parts])[order], np.concatenate([p.seconds for p in parts])[order],
         )  # fmt: skip
@@ -323,20 +385,26 @@ def export_rows(table: ScoreTable) -> tuple[list[str], list[list[Any]]]:
             columns.append((proxy.identity["metric"], proxy.raw))
         else:
             prefix = "" if len(table.proxies) == 1 else f"{name}:"
-            columns += [(f"{prefix}score", proxy.score), (f"{prefix}loss", proxy.loss), (f"{prefix}seconds", proxy.seconds)]
+            columns += [(f"{prefix}score", proxy.score), (f"{prefix}loss", proxy.loss), (f"{prefix}seconds", proxy.seconds),
+                        (f"{prefix}status", proxy.status)]
     header += [name for name, _ in columns]
     rows = []
     for row in range(table.rows):
         rows.append([
             "" if table.index is None else int(table.index[row]), table.space.arch_str(table.representatives[row]),
             "" if table.iso_class is None else int(table.iso_class[row]),
-            *(_csv_number(values[row]) for _, values in columns),
+            *(_csv_cell(values[row]) for _, values in columns),
         ])  # fmt: skip
     return header, rows
 
 
-def _csv_number(value: float) -> str:
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, str):
+        return value
     return "" if math.isnan(value) else repr(float(value))
 
 
-__all__ = ["FORMAT", "ProxyColumns", "ScoreTable", "TableSource", "export_rows", "info", "merge", "open_scores", "shard_rows"]
+__all__ = [
+    "FORMAT", "ProxyColumns", "ScoreTable", "ServedEvaluator", "TableSource", "export_rows", "info", "merge", "open_scores",
+    "served_proxies", "shard_rows",
+]  # fmt: skip

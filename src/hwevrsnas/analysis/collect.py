@@ -1,4 +1,4 @@
-"""Search run files -> one tidy DataFrame, one row per run.
+"""Search run files -> one tidy DataFrame, one row per answer (one per single-threshold run).
 
 Each row carries the run's setting (space, dataset, cost_dataset, device, metric, threshold,
 threshold_source, quantile, method, preset, seed), its answer (index, arch, cost, feasible,
@@ -21,6 +21,21 @@ them or read them from the evaluator's disk cache (their seconds are stored with
 `cached_proxy_seconds` estimates the wall time of the same search with an empty cache: the
 search's own cost, comparable across runs however warm the cache was.
 
+Multi-threshold runs (schema `hwevrsnas.multi-search-result/1`: mo-hdnas, mo-nsga2, mo-nsga2-params,
+mo-random; docs/MULTIOBJECTIVE.md) answer every threshold of a (space, dataset, device, metric,
+seed) in one run. Such a run becomes one row per entry of its `answers`, with the same columns as a
+single run: the setting from the run's setting plus the answer's threshold and quantile, the
+answer's fields, and the run's `unique_evaluations` and seconds, shared by all its rows. Three
+columns keep runs and answers apart: `run_id` (the run's file: rows with the same run_id are one
+search), `thresholds_per_run` (1 for a single-threshold run, the number of answers for a multi
+run) and `multi_threshold`. Tables that count searches or sum their cost count each run_id once
+(tables.py). `hypervolume`, `hypervolume_ratio`, `igd` and `front_size` are the multi run's front
+quality (NaN for single runs). A multi answer's `regret_penalised`: its regret when feasible; when infeasible,
+the optimum minus the worst feasible architecture's accuracy at its threshold, taken from the
+answer's `worst_accuracy` if the record has one, else computed from the NB201 table when
+`collect_records` is given one (`nb201`), else NaN. Its `best_feasible_phi` is the best phi among
+the evaluated architectures with cost <= the answer's threshold.
+
 `label` names what the tables compare: the method, with `:<preset>` for the methods that use a
 proxy preset (`hw-evrsnas:paper`, `random:tiny`), and `@<ga_hash>` (the first 8 hex digits of the
 sha256 of the run's GA config) when the collection holds runs of that method and preset under
@@ -39,7 +54,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from hwevrsnas.search.result import SCHEMA, TIMING_SUFFIX, load_result
+from hwevrsnas.search.result import MULTI_SCHEMA, SCHEMA, TIMING_SUFFIX, load_result
 
 SETTING_KEYS = ("space", "dataset", "cost_dataset", "device", "metric", "threshold")
 SETTING_FIELDS = (*SETTING_KEYS[:-1], "threshold_source", "quantile", "method", "preset", "seed")
@@ -50,18 +65,23 @@ ANSWER_FIELDS = (
 # An infeasible answer has no regret; `regret_penalised` gives it the regret of the worst feasible
 # architecture instead, so methods with different feasibility rates can be compared on one number.
 DERIVED_FIELDS = ("regret_penalised",)
+# Front quality of a multi-threshold run (NaN for single runs), shared by its rows.
+FRONT_FIELDS = ("hypervolume", "hypervolume_ratio", "igd", "front_size")
+# Which rows are one search: the run file, how many thresholds it answered, and its kind.
+RUN_FIELDS = ("run_id", "thresholds_per_run", "multi_threshold")
 VOLATILE_FIELDS = (
     "cache_hits", "evaluator_cache_hits", "fresh_evaluations", "wall_seconds", "cpu_seconds", "proxy_seconds",
     "cached_proxy_seconds", "cold_seconds",
 )  # fmt: skip
 COLUMNS = (
     *SETTING_KEYS, "threshold_source", "quantile", "method", "preset", "label", "seed", *ANSWER_FIELDS,
-    *DERIVED_FIELDS,
-    "evaluator", "best_feasible_phi", "phi_reference", "phi_gap", *VOLATILE_FIELDS, "config_hash", "ga_hash", "path",
+    *DERIVED_FIELDS, *FRONT_FIELDS,
+    "evaluator", "best_feasible_phi", "phi_reference", "phi_gap", *VOLATILE_FIELDS, "config_hash", "ga_hash",
+    *RUN_FIELDS, "path",
 )  # fmt: skip
 FLOAT_FIELDS = (
     "threshold", "quantile", "cost", "test_accuracy", "optimum_accuracy", "regret", "regret_penalised", "phi",
-    "best_feasible_phi",
+    *FRONT_FIELDS, "best_feasible_phi",
     "phi_reference", "phi_gap", *VOLATILE_FIELDS,
 )  # fmt: skip
 
@@ -81,8 +101,39 @@ def ga_hash(ga_config: dict[str, Any] | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def _run_fields(record: dict[str, Any], path: Path | str) -> dict[str, Any]:
+    """The fields a run's rows share: volatile seconds and counters, cold seconds, evaluator, hashes, run id."""
+    row: dict[str, Any] = {key: record.get(key) for key in VOLATILE_FIELDS[:6]}
+    timing = record.get("timing") or {}
+    seconds, cached = timing.get("evaluation_seconds") or [], timing.get("evaluation_cached") or []
+    keys = [e.get("canonical") for e in record.get("evaluated") or []]
+    keys = keys if len(keys) == len(seconds) else list(range(len(seconds)))
+    first = {key: i for i, key in reversed(list(enumerate(keys)))}  # isomorphic twins share one score
+    row["cached_proxy_seconds"] = float(sum(seconds[i] or 0.0 for i in first.values() if cached[i]))
+    wall = record.get("wall_seconds")
+    row["cold_seconds"] = None if wall is None else float(wall) + row["cached_proxy_seconds"]
+    evaluator = record.get("evaluator") or {}
+    row["evaluator"] = evaluator.get("name")
+    row["unique_evaluations"] = int(record["unique_evaluations"])
+    row["config_hash"] = str(record["config_hash"])
+    row["ga_hash"] = ga_hash(record.get("ga_config"))
+    row["phi_reference"] = row["phi_gap"] = None  # set across the collection
+    row["run_id"] = row["path"] = str(path)
+    return row
+
+
+def _finish(row: dict[str, Any]) -> dict[str, Any]:
+    """Types and the label of a row."""
+    for key in FLOAT_FIELDS:
+        row[key] = _number(row.get(key))
+    row["index"] = None if row["index"] is None else int(row["index"])
+    row["feasible"] = None if row["feasible"] is None else bool(row["feasible"])
+    row["label"] = row["method"] if row["preset"] is None else f"{row['method']}:{row['preset']}"
+    return row
+
+
 def run_row(record: dict[str, Any], path: Path | str = "") -> dict[str, Any]:
-    """One row of the collection from one loaded run record; raises KeyError/TypeError/ValueError if malformed."""
+    """The row of one loaded single-threshold run record; raises KeyError/TypeError/ValueError if malformed."""
     if record.get("schema") != SCHEMA:
         raise ValueError(f"schema is {record.get('schema')!r}, expected {SCHEMA!r}")
     setting = record["setting"]
@@ -102,31 +153,88 @@ def run_row(record: dict[str, Any], path: Path | str = "") -> dict[str, Any]:
         record["regret"] if record["feasible"] or worst is None or record["optimum_accuracy"] is None
         else record["optimum_accuracy"] - worst
     )  # fmt: skip
-    for key in VOLATILE_FIELDS[:6]:
-        row[key] = record.get(key)
-    timing = record.get("timing") or {}
-    seconds, cached = timing.get("evaluation_seconds") or [], timing.get("evaluation_cached") or []
-    keys = [e.get("canonical") for e in record.get("evaluated") or []]
-    keys = keys if len(keys) == len(seconds) else list(range(len(seconds)))
-    first = {key: i for i, key in reversed(list(enumerate(keys)))}  # isomorphic twins share one score
-    row["cached_proxy_seconds"] = float(sum(seconds[i] or 0.0 for i in first.values() if cached[i]))
-    wall = record.get("wall_seconds")
-    row["cold_seconds"] = None if wall is None else float(wall) + row["cached_proxy_seconds"]
-    evaluator = record.get("evaluator") or {}
-    row["evaluator"] = evaluator.get("name")
+    row.update(_run_fields(record, path))
     feasible_phi = [e["phi"] for e in record.get("evaluated") or [] if e.get("feasible") and e.get("phi") is not None]
     row["best_feasible_phi"] = max(feasible_phi, default=None)
-    row["phi_reference"] = row["phi_gap"] = None  # set across the collection
-    for key in FLOAT_FIELDS:
-        row[key] = _number(row[key])
-    row["index"] = None if row["index"] is None else int(row["index"])
-    row["feasible"] = None if row["feasible"] is None else bool(row["feasible"])
-    row["unique_evaluations"] = int(row["unique_evaluations"])
-    row["config_hash"] = str(record["config_hash"])
-    row["ga_hash"] = ga_hash(record.get("ga_config"))
-    row["label"] = row["method"] if row["preset"] is None else f"{row['method']}:{row['preset']}"
-    row["path"] = str(path)
-    return row
+    row.update(dict.fromkeys(FRONT_FIELDS), thresholds_per_run=1, multi_threshold=False)
+    return _finish(row)
+
+
+class WorstAccuracy:
+    """The worst 200-epoch test accuracy among the NB201 architectures with cost <= a threshold (the accuracy an
+    infeasible answer is counted at in `regret_penalised`), as `run_search` records it in `optimum.worst_accuracy`.
+
+    `nb201` is an NB201Table, or a tables folder holding nb201.h5 (opened on first use), or None (then None).
+    """
+
+    def __init__(self, nb201: Any = None) -> None:
+        self._nb201 = nb201
+
+    def _table(self) -> Any:
+        if isinstance(self._nb201, (str, Path)):
+            from hwevrsnas.tables.store import NB201Table
+
+            self._nb201 = NB201Table.open(Path(self._nb201) / "nb201.h5")
+        return self._nb201
+
+    def __call__(self, dataset: str, cost_dataset: str, device: str, metric: str, threshold: float) -> float | None:
+        table = self._table() if self._nb201 is not None else None
+        if table is None:
+            return None
+        mask = table.feasible_mask(f"{device}_{metric}", threshold, cost_dataset)
+        if not mask.any():
+            return None
+        return float(table.accuracy(slice(None), dataset)[mask].min())
+
+
+def multi_rows(record: dict[str, Any], path: Path | str = "", worst: WorstAccuracy | None = None) -> list[dict[str, Any]]:
+    """The rows of one loaded multi-threshold run record, one per answer, in the setting's threshold order; raises
+    KeyError/TypeError/ValueError if malformed. `worst` fills `regret_penalised` of infeasible answers (module doc)."""
+    if record.get("schema") != MULTI_SCHEMA:
+        raise ValueError(f"schema is {record.get('schema')!r}, expected {MULTI_SCHEMA!r}")
+    setting = record["setting"]
+    if record["method"] != setting["method"]:
+        raise ValueError(f"method {record['method']!r} differs from the setting's {setting['method']!r}")
+    answers = record["answers"]
+    thresholds = [_number(t) for t in setting["thresholds"]]
+    if [_number(a["threshold"]) for a in answers] != thresholds:
+        raise ValueError(f"the answers' thresholds differ from the setting's {setting['thresholds']}")
+    quantiles = setting.get("quantiles") or [None] * len(answers)
+    if [_number(a["quantile"]) for a in answers] != [_number(q) for q in quantiles]:
+        raise ValueError(f"the answers' quantiles differ from the setting's {setting.get('quantiles')}")
+    shared = _run_fields(record, path)
+    shared.update({key: record.get(key) for key in FRONT_FIELDS})
+    shared["front_size"] = None if record.get("front") is None else len(record["front"])
+    shared.update(thresholds_per_run=len(answers), multi_threshold=True)
+    evaluated = [e for e in record.get("evaluated") or [] if e.get("phi") is not None and e.get("cost") is not None]
+    rows = []
+    for answer in answers:
+        row: dict[str, Any] = {key: setting[key] for key in SETTING_FIELDS if key != "quantile"}
+        row["seed"] = int(setting["seed"])
+        row["threshold"], row["quantile"] = _number(answer["threshold"]), _number(answer["quantile"])
+        for key in ANSWER_FIELDS:
+            if key not in ("status", "unique_evaluations"):
+                row[key] = answer[key]
+        row["status"] = "ok" if answer["feasible"] else "infeasible"
+        penalised = answer["regret"]
+        if not answer["feasible"] and answer["optimum_accuracy"] is not None:
+            low = answer.get("worst_accuracy")
+            if low is None and worst is not None and setting["space"] == "nb201":
+                low = worst(setting["dataset"], setting["cost_dataset"], setting["device"], setting["metric"],
+                            row["threshold"])  # fmt: skip
+            penalised = None if low is None else answer["optimum_accuracy"] - low
+        row["regret_penalised"] = penalised
+        row["best_feasible_phi"] = max((e["phi"] for e in evaluated if e["cost"] <= row["threshold"]), default=None)
+        row.update(shared)
+        rows.append(_finish(row))
+    return rows
+
+
+def run_rows(record: dict[str, Any], path: Path | str = "", worst: WorstAccuracy | None = None) -> list[dict[str, Any]]:
+    """The rows of one loaded run record of either schema: one for a single run, one per answer for a multi run."""
+    if record.get("schema") == MULTI_SCHEMA:
+        return multi_rows(record, path, worst)
+    return [run_row(record, path)]
 
 
 def _sort(df: pd.DataFrame) -> pd.DataFrame:
@@ -135,12 +243,17 @@ def _sort(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
 
 
-def collect_records(run_files: Sequence[Path | str]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """`collect`, plus the loaded records aligned with the rows (for histories and plots)."""
+def collect_records(
+    run_files: Sequence[Path | str], nb201: Any = None
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """`collect`, plus the loaded records aligned with the rows (for histories and plots; a multi run's record
+    once per row). `nb201`: an NB201Table or a tables folder, used only for the penalised regret of infeasible
+    multi-threshold answers (module docstring)."""
     paths = [Path(p) for p in run_files]
     if not paths:
         raise ValueError("no run files to collect")
-    rows, records = [], []
+    worst = WorstAccuracy(nb201)
+    rows, records = [], {}
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"run file {path} not found")
@@ -150,16 +263,20 @@ def collect_records(run_files: Sequence[Path | str]) -> tuple[pd.DataFrame, list
             record = load_result(path)
             if not isinstance(record, dict):
                 raise TypeError(f"top level is a {type(record).__name__}, not an object")
-            rows.append(run_row(record, path))
+            if record.get("schema") not in (SCHEMA, MULTI_SCHEMA):
+                raise ValueError(f"schema is {record.get('schema')!r}, expected {SCHEMA!r} or {MULTI_SCHEMA!r}")
+            rows += run_rows(record, path, worst)
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
             detail = f"missing key {err.args[0]!r}" if isinstance(err, KeyError) else str(err)
             raise ValueError(f"malformed run file {path}: {detail}") from err
-        records.append(record)
+        records[str(path)] = record
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     for key in FLOAT_FIELDS:
         df[key] = df[key].astype(float)
     df["seed"] = df["seed"].astype(int)
     df["unique_evaluations"] = df["unique_evaluations"].astype(int)
+    df["thresholds_per_run"] = df["thresholds_per_run"].astype(int)
+    df["multi_threshold"] = df["multi_threshold"].astype(bool)
     df["index"] = df["index"].astype("Int64")
     # The proxy-score reference (FBNet has no accuracy): the best feasible phi any run of the
     # same setting scored with the same evaluator found; the gap is reference - the answer's phi.
@@ -177,13 +294,13 @@ def collect_records(run_files: Sequence[Path | str]) -> tuple[pd.DataFrame, list
         same = df[duplicated & (df[key] == first).all(axis=1)]
         raise ValueError(f"duplicate runs of one setting, method and seed: {', '.join(same['path'])}")
     df = _sort(df)
-    position = {path: i for i, path in enumerate(map(str, paths))}
-    return df, [records[position[path]] for path in df["path"]]
+    return df, [records[path] for path in df["path"]]
 
 
-def collect(run_files: Sequence[Path | str]) -> pd.DataFrame:
-    """One row per run file (timing sidecar merged), in canonical order; ValueError naming a malformed file."""
-    return collect_records(run_files)[0]
+def collect(run_files: Sequence[Path | str], nb201: Any = None) -> pd.DataFrame:
+    """One row per single-threshold run file and one per answer of a multi-threshold run file (timing sidecar
+    merged), in canonical order; ValueError naming a malformed file."""
+    return collect_records(run_files, nb201)[0]
 
 
 def find_run_files(folder: Path | str) -> list[Path]:
@@ -194,4 +311,38 @@ def find_run_files(folder: Path | str) -> list[Path]:
     return sorted(p for p in folder.rglob("*.json") if not p.name.endswith(TIMING_SUFFIX))
 
 
-__all__ = ["COLUMNS", "SETTING_KEYS", "collect", "collect_records", "find_run_files", "ga_hash", "run_row"]
+
+
+def at_budgets(df: pd.DataFrame, records: Sequence[dict[str, Any]], budgets: Sequence[int]) -> pd.DataFrame:
+    """One row per (run, budget): the run's answer after `budget` unique evaluations, read from its anytime trajectory.
+
+    A run that stopped earlier (the GA's own stop, or a smaller budget) keeps its final answer at larger
+    budgets; a method without a trajectory (the oracle, and the multi-threshold methods, whose records hold no
+    `anytime`) has its final answer at every budget, with its own `unique_evaluations`. `seconds` is the
+    summed proxy seconds at that point (its cost as if run alone), `unique_evaluations` the evaluations spent.
+    """
+    rows = []
+    for (_, row), record in zip(df.iterrows(), records):
+        anytime = record.get("anytime") or []
+        for budget in sorted(set(int(b) for b in budgets)):
+            out = row.to_dict()
+            out["budget"] = budget
+            if anytime:
+                entry = anytime[min(budget, len(anytime)) - 1]
+                out.update(index=entry["index"], feasible=entry["feasible"], test_accuracy=_number(entry["test_accuracy"]),
+                           regret=_number(entry["regret"]), phi=_number(entry["phi"]),
+                           unique_evaluations=min(budget, len(anytime)), seconds=_number(entry.get("seconds")))  # fmt: skip
+                worst = (record.get("optimum") or {}).get("worst_accuracy")
+                out["regret_penalised"] = (
+                    out["regret"] if out["feasible"] or worst is None else row["optimum_accuracy"] - worst
+                )
+            else:
+                out["seconds"] = row["proxy_seconds"]
+            rows.append(out)
+    return pd.DataFrame(rows)
+
+
+__all__ = [
+    "COLUMNS", "SETTING_KEYS", "WorstAccuracy", "at_budgets", "collect", "collect_records", "find_run_files", "ga_hash",
+    "multi_rows", "run_row", "run_rows",
+]  # fmt: skip

@@ -2,13 +2,25 @@
 
 Written (and returned) by `aggregate`:
 - `<out>/main.{csv,md}`: per (setting, method): seeds, test accuracy, regret, cost, feasibility;
-- `<out>/cost.{csv,md}`: per method: evaluations, seconds, energy, CO2, published-cost ratios;
+- `<out>/devices.{csv,md}`: per (space, dataset, device, metric) and method: feasibility, regret, cost;
+- `<out>/cost.{csv,md}`: per method: evaluations, seconds, energy, CO2, published-cost ratios (the CSV is one
+  table; the Markdown has three sections: evaluations and seconds, energy and CO2, ratios to published costs,
+  plus Snakemake benchmarks when given);
 - `<out>/comparisons.{csv,md}`: paired Wilcoxon tests of regret between every two methods, Holm-corrected;
 - `<out>/fidelity.{csv,md}`: the proxy fidelity study's summary, only when the study folder has
   `summary.csv` (copied) or `scores.csv` (summarised as `hwevrsnas study summarise` does);
+- only when multi-threshold runs are among the run files: `<out>/nine_constraints.{csv,md}` (per method: the
+  searches, evaluations and cold seconds to answer every threshold of a slice, mean regret, feasibility, beside
+  the published MO-HDNAS vs HW-EvRSNAS GPU-hours) and `<out>/fronts.{csv,md}` (per multi-threshold method:
+  hypervolume ratio and IGD to the exact front);
 - `<plots>/device_<space>_<dataset>_<device>_<metric>.{png,pdf}` for each NB201 setting
-  (suffix `_cost-<cost dataset>` when its costs come from another dataset);
-- `<plots>/history.{png,pdf}`; `<plots>/fidelity.{png,pdf}` when the study has `scores.csv`.
+  (suffix `_cost-<cost dataset>` when its costs come from another dataset; `analysis.device_plot_stem`);
+- `<plots>/front_<space>_<dataset>_<device>_<metric>.{png,pdf}` for each NB201 setting with multi-threshold runs
+  (same suffix; `analysis.front_plot_stem`): the exact front, each multi method's found front, the thresholds;
+- `<plots>/history.{png,pdf}` (regret vs unique evaluations per device); `<plots>/fidelity.{png,pdf}` when the
+  study has `scores.csv`;
+- with `budgets`: `<out>/anytime.{csv,md}` (regret at each budget, per method), `<out>/reach.{csv,md}` (the
+  budget and seconds to reach a regret) and `<plots>/anytime.{png,pdf}`.
 
 Snakemake benchmark files (TSV with columns s, max_rss, cpu_time, ...) are matched to runs by
 path: a run file `<anything>/<rel>.json` matches the benchmark `<benchmarks>/search/<rel>.tsv`
@@ -28,17 +40,23 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from hwevrsnas.analysis import FIDELITY_PLOT, HISTORY_PLOT, device_plot_stem
-from hwevrsnas.analysis.collect import collect_records, find_run_files
+from hwevrsnas.analysis import (
+    ANYTIME_PLOT, ANYTIME_TABLE, FIDELITY_PLOT, FRONTS_TABLE, HISTORY_PLOT, NINE_CONSTRAINTS_TABLE, REACH_TABLE,
+    device_plot_stem, front_plot_stem,
+)  # fmt: skip
+from hwevrsnas.analysis.collect import at_budgets, collect_records, find_run_files
 from hwevrsnas.analysis.statistics import ZERO_METHOD, paired_comparisons
 from hwevrsnas.analysis.tables import (
-    COST_FLOATFMT, DEFAULT_ENERGY, DEVICE_FLOATFMT, MAIN_FLOATFMT, cost_table, device_table, main_display, main_table,
-    markdown, write_table,
+    ANYTIME_FLOATFMT, COST_FLOATFMT, DEFAULT_ENERGY, DEVICE_FLOATFMT, FRONTS_FLOATFMT, MAIN_FLOATFMT, NINE_FLOATFMT,
+    anytime_table, cost_sections, cost_table, device_table, fronts_table, main_display, main_table, markdown,
+    nine_constraints_table, reach_table, write_sections, write_table,
 )  # fmt: skip
 from hwevrsnas.atomic import write_text
 
 log = logging.getLogger(__name__)
 
+# The tables written only when multi-threshold runs are present (the workflow declares the same names).
+SLICE_KEYS = ["space", "dataset", "cost_dataset", "device", "metric"]
 COMPARISON_FLOATFMT = {"*": ".4g", **dict.fromkeys(("mean_a", "mean_b", "mean_diff", "diff_lo", "diff_hi"), ".3f")}
 
 
@@ -51,7 +69,7 @@ def read_benchmarks(benchmarks_dir: Path | str, run_paths: Sequence[str]) -> pd.
         return pd.DataFrame(columns=columns)
     available = {p.relative_to(root).with_suffix("").as_posix(): p for p in sorted(root.rglob("*.tsv"))}
     matches: dict[Path, list[str]] = {}
-    for run_path in run_paths:
+    for run_path in dict.fromkeys(run_paths):
         parts = Path(run_path).with_suffix("").parts
         for k in range(len(parts)):
             candidate = "/".join(parts[k:])
@@ -111,23 +129,40 @@ def _fidelity(study_dir: Path, out_dir: Path, plots_dir: Path) -> list[Path]:
     return written
 
 
-def _device_plots(df: pd.DataFrame, tables_dir: Path, plots_dir: Path) -> list[Path]:
-    from hwevrsnas.analysis.plots import plot_device
+def _device_plots(df: pd.DataFrame, table: Any, plots_dir: Path) -> list[Path]:
+    from hwevrsnas.analysis.plots import plot_device, style_of
 
+    styles = style_of(df["label"])  # one style per method across every figure
     nb201 = df[df["space"] == "nb201"]
-    if nb201.empty:
-        return []
-    from hwevrsnas.tables.store import NB201Table
-
-    table = NB201Table.open(tables_dir / "nb201.h5")
     written: list[Path] = []
-    for (space, dataset, cost_dataset, device, metric), part in nb201.groupby(
-        ["space", "dataset", "cost_dataset", "device", "metric"], sort=True
-    ):
+    for (space, dataset, cost_dataset, device, metric), part in nb201.groupby(SLICE_KEYS, sort=True):
         name = device_plot_stem(space, dataset, device, metric, cost_dataset)
         thresholds = sorted(part["threshold"].unique())
         stem = plots_dir / name
-        written += plot_device(table, dataset, device, metric, thresholds, part, stem, cost_dataset=cost_dataset)
+        written += plot_device(table, dataset, device, metric, thresholds, part, stem, cost_dataset=cost_dataset,
+                               styles=styles)  # fmt: skip
+    return written
+
+
+def _front_plots(df: pd.DataFrame, records: Sequence[dict[str, Any]], table: Any, plots_dir: Path) -> list[Path]:
+    """One front plot per NB201 slice with multi-threshold runs (`front_plot_stem`)."""
+    from hwevrsnas.analysis.plots import plot_front, style_of, threshold_quantiles
+
+    styles = style_of(df["label"])
+    written: list[Path] = []
+    nb201 = df[df["space"] == "nb201"]
+    record_of = {path: record for path, record in zip(df["path"], records)}
+    for (space, dataset, cost_dataset, device, metric), part in nb201.groupby(SLICE_KEYS, sort=True):
+        multi = part[part["multi_threshold"]].drop_duplicates("run_id")
+        if multi.empty:
+            continue
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for label, run_id in zip(multi["label"], multi["run_id"]):
+            runs.setdefault(label, []).append(record_of[run_id])
+        stem = plots_dir / front_plot_stem(space, dataset, device, metric, cost_dataset)
+        thresholds = sorted(part["threshold"].unique())
+        written += plot_front(table, dataset, device, metric, runs, stem, cost_dataset=cost_dataset,
+                              thresholds=thresholds, quantiles=threshold_quantiles(part), styles=styles)  # fmt: skip
     return written
 
 
@@ -139,12 +174,14 @@ def aggregate(
     energy: Mapping[str, float] | None = None,
     study_dir: Path | str | None = None,
     benchmarks_dir: Path | str | None = None,
+    budgets: Sequence[int] = (),
 ) -> list[Path]:
-    """Write the tables (main, cost, comparisons, fidelity) and figures of a set of run files; return their paths."""
-    from hwevrsnas.analysis.plots import plot_history
+    """Write the tables (main, cost, comparisons, fidelity; anytime and reach with `budgets`) and figures of a set of
+    run files; return their paths."""
+    from hwevrsnas.analysis.plots import plot_anytime, plot_history
 
     out_dir, plots_dir, tables_dir = Path(out_dir), Path(plots_dir), Path(tables_dir)
-    df, records = collect_records(run_files)
+    df, records = collect_records(run_files, nb201=tables_dir)  # the table only for infeasible multi answers
     written: list[Path] = []
 
     main = main_table(df)
@@ -154,18 +191,31 @@ def aggregate(
     devices = device_table(df)
     written += write_table(devices, out_dir / "devices", DEVICE_FLOATFMT, title="Results per device and method")
 
-    benchmarks = read_benchmarks(benchmarks_dir, list(df["path"])) if benchmarks_dir is not None else None
+    run_paths = list(dict.fromkeys(df["path"]))  # a multi-threshold run's rows share its path
+    benchmarks = read_benchmarks(benchmarks_dir, run_paths) if benchmarks_dir is not None else None
     cost = cost_table(df, energy, benchmarks)
-    written += write_table(cost, out_dir / "cost", COST_FLOATFMT, title="Search cost")
+    written += write_sections(cost, out_dir / "cost", cost_sections(cost), COST_FLOATFMT, title="Search cost")
+
+    if df["multi_threshold"].any():
+        nine = nine_constraints_table(df)
+        title = "Nine constraints: the cost of answering every threshold of a slice"
+        written += write_table(nine, out_dir / NINE_CONSTRAINTS_TABLE, NINE_FLOATFMT, title=title)
+        fronts = fronts_table(df)
+        title = "Front quality of the multi-threshold methods"
+        written += write_table(fronts, out_dir / FRONTS_TABLE, FRONTS_FLOATFMT, title=title)
 
     comparisons = paired_comparisons(df, "regret")
     comparisons.attrs["notes"] = [
         "Pairs: the two methods' runs of the same (space, dataset, cost dataset, device, metric, threshold, seed), "
         "pooled over every setting both methods ran; diff = method_a - method_b (regret: negative = a better), "
-        "[percentile-bootstrap 95% interval of the mean difference, 2000 resamples, seed 0].",
+        "[percentile-bootstrap 95% interval of the mean difference, 2000 resamples, seed 0]. A multi-threshold "
+        "method's answer at a threshold pairs with the other method's run at that threshold and seed.",
         f"p_value: two-sided Wilcoxon signed-rank test, zero_method={ZERO_METHOD!r} (ties kept, their ranks split "
         "between both signs: conservative when methods return equally good architectures); all-zero "
         "differences give p = 1. p_holm: Holm step-down correction over all comparisons of this table.",
+        "The test treats pairs as independent. The answers of one multi-threshold run (all thresholds of a slice "
+        "and seed) come from one search and are not, so p-values of comparisons involving a multi-threshold method "
+        "are optimistic.",
     ]
     title = "Paired comparisons (regret)"
     written += write_table(comparisons, out_dir / "comparisons", COMPARISON_FLOATFMT, title=title)
@@ -173,9 +223,21 @@ def aggregate(
     if study_dir is not None and Path(study_dir).is_dir():
         written += _fidelity(Path(study_dir), out_dir, plots_dir)
 
-    written += _device_plots(df, tables_dir, plots_dir)
+    if budgets:
+        anytime = anytime_table(at_budgets(df, records, budgets))
+        written += write_table(anytime, out_dir / ANYTIME_TABLE, ANYTIME_FLOATFMT, title="Regret vs search budget")
+        reach = reach_table(anytime)
+        written += write_table(reach, out_dir / REACH_TABLE, {"*": ".3g"}, title="Budget to reach a regret")
+        written += plot_anytime(anytime, plots_dir / ANYTIME_PLOT)
+
+    if (df["space"] == "nb201").any():
+        from hwevrsnas.tables.store import NB201Table
+
+        table = NB201Table.open(tables_dir / "nb201.h5")
+        written += _device_plots(df, table, plots_dir)
+        written += _front_plots(df, records, table, plots_dir)
     written += plot_history(records, plots_dir / HISTORY_PLOT, labels=list(df["label"]))
     return written
 
 
-__all__ = ["aggregate", "read_benchmarks"]
+__all__ = ["FRONTS_TABLE", "NINE_CONSTRAINTS_TABLE", "aggregate", "read_benchmarks"]

@@ -18,7 +18,7 @@ from typing import Sequence
 from hwevrsnas.errors import UserError
 
 # Subcommand modules in the order `hwevrsnas --help` lists them.
-COMMAND_MODULES = ("fetch", "tables", "query", "proxy", "scores", "search", "study", "aggregate")
+COMMAND_MODULES = ("fetch", "tables", "query", "proxy", "scores", "search", "check", "front", "fidelity", "study", "aggregate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,9 @@
-"""`hwevrsnas aggregate`: result tables (CSV + Markdown) and figures from search run files."""
+"""`hwevrsnas aggregate`: result tables (CSV + Markdown) and figures from search run files.
+
+Run files of both kinds are accepted: single-threshold results (`hwevrsnas.search-result/2`) and
+multi-threshold ones (`hwevrsnas.multi-search-result/1`: one row per answered threshold; with them,
+the nine-constraints and fronts tables and one front plot per NB201 slice). See analysis/report.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from hwevrsnas.paths import TABLES_DIR
 
 def add_parser(sub: Any) -> None:
     """Register the subcommand."""
-    p = sub.add_parser("aggregate", help="result tables and figures from search run files")
+    p = sub.add_parser("aggregate", help="result tables and figures from search run files (single- and multi-threshold)")
     runs = p.add_mutually_exclusive_group(required=True)
     runs.add_argument("--runs", nargs="+", metavar="FILE", help="run files (not their .timing.json sidecars)")
     runs.add_argument("--runs-dir", metavar="DIR", help="every *.json run file under DIR (sidecars skipped)")
@@ -25,6 +30,7 @@ def add_parser(sub: Any) -> None:
                    help="assumed power draw of the search machine, W (default: %(default)s)")  # fmt: skip
     p.add_argument("--grid-gco2-per-kwh", type=float, default=DEFAULT_ENERGY["grid_gco2_per_kwh"],
                    help="grid carbon intensity, gCO2/kWh (default: %(default)s, IEA 2019 world average)")  # fmt: skip
+    p.add_argument("--budgets", help="comma-separated budgets (unique evaluations): adds the anytime and reach tables")
     p.set_defaults(func=run)
 
 
@@ -42,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         run_files, Path(args.tables), Path(args.out), Path(args.plots), energy=energy,
         study_dir=Path(args.study) if args.study else None,
         benchmarks_dir=Path(args.benchmarks) if args.benchmarks else None,
+        budgets=[int(b) for b in args.budgets.split(",")] if args.budgets else (),
     )  # fmt: skip
     print(f"aggregated {len(run_files)} runs -> {len(written)} files:")
     for path in written:

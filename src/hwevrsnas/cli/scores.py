@@ -124,7 +124,9 @@ def run_build(args: argparse.Namespace) -> int:
             results += part
             bar.update(len(part))
         bar.close()
-        proxies[spec.name] = ProxyColumns.from_results(spec.name, evaluator.identity(), spec.description, results)
+        proxies[spec.name] = ProxyColumns.from_results(
+            spec.name, evaluator.identity(), spec.description, evaluator.name, results
+        )
         log.info("%s: %d classes scored, %d computed", spec.name, len(results), evaluator.computed)
     index = iso_class = None
     if space.name == "nb201":

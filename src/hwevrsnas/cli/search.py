@@ -1,4 +1,8 @@
-"""`hwevrsnas search`: one search run -> one result file (plus its timing sidecar) and a one-line summary."""
+"""`hwevrsnas search`: one search run -> one result file (plus its timing sidecar) and a one-line summary.
+
+A multi-threshold method (search.multiobjective) takes every threshold at once, `--quantiles 0.1,0.5,0.9`
+or `--threshold` repeated, and writes one record answering them all (search.result.run_multi_search).
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", required=True, help="target hardware, e.g. fpga, eyeriss, raspi4, pixel3")
     p.add_argument("--metric", default="latency", help="cost metric: latency or energy (default: %(default)s)")
     limit = p.add_mutually_exclusive_group(required=True)
-    limit.add_argument("--threshold", type=float, help="absolute cost threshold T (ms or mJ)")
+    limit.add_argument("--threshold", type=float, action="append",
+                       help="absolute cost threshold T (ms or mJ); repeat it for a multi-threshold method")
     limit.add_argument("--quantile", type=float, help="threshold as this quantile in [0, 1] of the costs")
+    limit.add_argument("--quantiles", type=quantile_list, metavar="Q1,Q2,...",
+                       help="several quantile thresholds, comma-separated (multi-threshold methods: mo-*)")
     p.add_argument("--method", default="hw-evrsnas", help=f"one of {', '.join(METHODS)} (default: %(default)s)")
     p.add_argument("--preset", default="paper", help="proxy fidelity preset (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="search seed (default: %(default)s)")
@@ -49,6 +56,14 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def quantile_list(text: str) -> list[float]:
+    """`--quantiles`: comma-separated numbers (range and duplicates are checked with the thresholds)."""
+    try:
+        return [float(item) for item in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0.1,0.5,0.9, got {text!r}") from None
+
+
 def check_out(path: str) -> Path:
     """The result path, refused before any work when it is a directory or its folder cannot be made."""
     from hwevrsnas.errors import InputError
@@ -64,46 +79,62 @@ def check_out(path: str) -> Path:
 
 
 def build_evaluator(args: argparse.Namespace, method: Any, preset: Any, accelerator: str) -> Any:
-    """The evaluator of the method's proxy, with every score table given whose identity matches attached."""
-    import functools
-
+    """The evaluator of the method's proxy: served by the score tables given where they hold every class at this
+    preset (no torch, no batch), else built, with every table whose identity matches attached."""
     from hwevrsnas.proxy import ProxyContext, make_proxy
-    from hwevrsnas.proxy.batch import load_or_build_batch
     from hwevrsnas.proxy.cache import ScoreCache
+    from hwevrsnas.scores import ScoreTable, served_proxies
 
-    loader = functools.partial(
-        load_or_build_batch, preset, Path(args.sources), Path(args.batch_dir) if args.batch_dir else None
-    )
+    def load_batch() -> Any:
+        from hwevrsnas.proxy.batch import load_or_build_batch
+
+        return load_or_build_batch(preset, Path(args.sources), Path(args.batch_dir) if args.batch_dir else None)
+
+    tables = [ScoreTable.open(path) for path in args.scores]
     cache = ScoreCache(args.cache) if args.cache else None
-    context = ProxyContext(args.space, preset, loader, cache, accelerator, workers=args.threads)
+    context = ProxyContext(args.space, preset, load_batch, cache, accelerator, workers=args.threads,
+                           served=served_proxies(tables, preset) if args.space == "nb201" else {})  # fmt: skip
     evaluator = make_proxy(method.proxy, context)
-    from hwevrsnas.scores import open_scores
-
-    for path in args.scores:
-        mismatches = [evaluator.attach(source) for source in open_scores(path)]
+    for table in tables:
+        mismatches = [evaluator.attach(source) for source in table.sources()]
         if all(mismatches):
             closest = min(mismatches, key=len)
             log.warning("score table %s not used: no proxy in it has this search's identity (closest differs in %s)",
-                        path, ", ".join(closest))  # fmt: skip
+                        table.path, ", ".join(closest))  # fmt: skip
     return evaluator
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything, run the search, write the result and its sidecar, print one line."""
+    from hwevrsnas.errors import InputError
     from hwevrsnas.proxy.determinism import resolve_accelerator
     from hwevrsnas.proxy.presets import get_preset
     from hwevrsnas.search.config import GAConfig
     from hwevrsnas.search.costs import CostModel
-    from hwevrsnas.search.methods import get_method
-    from hwevrsnas.search.result import Setting, run_search, summary_line, write_result
+    from hwevrsnas.search.methods import METHODS, get_method
+    from hwevrsnas.search.result import (
+        MultiSetting, Setting, multi_summary_line, run_multi_search, run_search, summary_line, write_result,
+    )  # fmt: skip
 
     method = get_method(args.method)
     preset = get_preset(args.preset)  # unknown presets are rejected for every method
     config = GAConfig.from_mapping({name: getattr(args, name) for name in KNOBS})
+    given = len(args.threshold or args.quantiles or [args.quantile])
+    if given > 1 and not method.multi_threshold:
+        multi = ", ".join(name for name, spec in METHODS.items() if spec.multi_threshold)
+        raise InputError(f"method {args.method!r} answers one threshold per run, got {given} thresholds; "
+                         f"give one --threshold or --quantile, or use a multi-threshold method ({multi})")  # fmt: skip
     out = check_out(args.out)
     cost_model = CostModel.open(args.space, args.tables, args.dataset, args.device, args.metric, args.cost_dataset)
-    threshold = cost_model.resolve_threshold(args.threshold, args.quantile)
-    setting = Setting.from_cost(cost_model, threshold, args.method, preset.name, args.seed)
+    if method.multi_threshold:
+        if args.threshold is not None:
+            thresholds = [cost_model.resolve_threshold(value) for value in args.threshold]
+        else:
+            thresholds = [cost_model.resolve_threshold(quantile=q) for q in args.quantiles or [args.quantile]]
+        setting = MultiSetting.from_cost(cost_model, thresholds, args.method, preset.name, args.seed)
+    else:
+        threshold = cost_model.resolve_threshold(args.threshold[0] if args.threshold else None, args.quantile)
+        setting = Setting.from_cost(cost_model, threshold, args.method, preset.name, args.seed)
     run_info: dict[str, Any] = {"threads": args.threads}
     evaluator = None
     if method.uses_proxy:
@@ -112,8 +143,11 @@ def run(args: argparse.Namespace) -> int:
         setup = time.perf_counter()
         evaluator = build_evaluator(args, method, preset, accelerator)
         run_info["setup_wall_seconds"] = time.perf_counter() - setup  # proxy batch and reference samples
-    log.info("search %s: threshold %s (%s)", setting, threshold.value, threshold.source)
-    record = run_search(setting, evaluator, cost_model, config, progress=args.progress, run_info=run_info)
+    log.info("search %s", setting)
+    if method.multi_threshold:
+        record = run_multi_search(setting, evaluator, cost_model, config, progress=args.progress, run_info=run_info)
+    else:
+        record = run_search(setting, evaluator, cost_model, config, progress=args.progress, run_info=run_info)
     write_result(record, out)
-    print(summary_line(record))
+    print((multi_summary_line if method.multi_threshold else summary_line)(record))
     return 0

@@ -30,6 +30,8 @@ class ProxyContext:
     # The training engine of the rsnas proxy (proxy.rsnas): auto, single or stacked, and its stack size.
     engine: str = "auto"
     stack: int = 32
+    # Proxies served by complete score tables (hwevrsnas.scores.served_proxies): used instead of building them.
+    served: dict[str, Any] = field(default_factory=dict)
     _batch: Any = field(default=None, repr=False)
 
     @property
@@ -83,8 +85,9 @@ def get_proxy(name: str) -> ProxySpec:
 
 
 def make_proxy(name: str, context: ProxyContext) -> Any:
-    """The Evaluator of a registered proxy."""
-    return get_proxy(name).make(context)
+    """The Evaluator of a registered proxy (the served one when a score table serves it)."""
+    spec = get_proxy(name)
+    return context.served[name] if name in context.served else spec.make(context)
 
 
 ZERO_COST_METRICS: tuple[str, ...] = ("synflow", "naswot", "grad_norm", "snip", "params", "flops")
@@ -96,5 +99,17 @@ register_proxy(
 )
 for _metric in ZERO_COST_METRICS:
     register_proxy(f"zc:{_metric}", "hwevrsnas.proxy.factories:zero_cost", f"zero-cost proxy {_metric}", _metric)
+# Further zero-cost proxies (AZ-NAS members, MeCo, ZiCo), defined in proxy.zerocost_extra (docs/ZEROCOST.md).
+EXTRA_ZERO_COST_METRICS: tuple[str, ...] = ("az_expressivity", "az_progressivity", "az_trainability", "meco", "zico")
+for _metric in EXTRA_ZERO_COST_METRICS:
+    register_proxy(f"zc:{_metric}", "hwevrsnas.proxy.zerocost_extra:zero_cost_extra", f"zero-cost proxy {_metric}", _metric)
+
+from hwevrsnas.proxy.ensemble import ENSEMBLE_WEIGHTS  # noqa: E402  (torch-free; after the registry it joins)
+
+register_proxy(
+    "ens", "hwevrsnas.proxy.factories:ensemble",
+    "rank ensemble (weighted geometric mean of reference ranks) of the rsnas proxy and zero-cost proxies",
+    members=tuple(ENSEMBLE_WEIGHTS),
+)
 
 __all__ = ["PROXIES", "ZERO_COST_METRICS", "ProxyContext", "ProxySpec", "get_proxy", "make_proxy", "register_proxy"]

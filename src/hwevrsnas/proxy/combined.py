@@ -4,7 +4,7 @@ The fidelity study (docs/FIDELITY.md) found that the mean of an architecture's p
 #params rank orders NB201 architectures better than either alone (Kendall tau 0.70 for quick +
 params against 0.56 and 0.60). A search needs a score per architecture rather than ranks within a
 sample, so both ranks are taken against one fixed reference sample, the one the zero-cost
-evaluators use (``zerocost.REFERENCE_SEED``, ``reference_sample`` architectures drawn uniformly):
+evaluators use (``proxy.evaluator.reference_architectures``: ``REFERENCE_SIZE`` architectures drawn uniformly):
 
     phi(a) = (CDF_ref[proxy score](a) + CDF_ref[#params](a)) / 2
 
@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from hwevrsnas.errors import InputError
-from hwevrsnas.proxy.evaluator import Evaluator
+from hwevrsnas.proxy.evaluator import REFERENCE_SEED, REFERENCE_SIZE, Evaluator, empirical_cdf, reference_architectures
 from hwevrsnas.proxy.result import STATUS_OK, WORST_SCORE, ProxyResult
-from hwevrsnas.proxy.zerocost import REFERENCE_SEED, ZeroCostEvaluator, empirical_cdf
 
 
 class RankMeanEvaluator(Evaluator):
@@ -32,8 +31,8 @@ class RankMeanEvaluator(Evaluator):
 
     kind = "rank-mean"
 
-    def __init__(self, proxy: Evaluator, params: ZeroCostEvaluator) -> None:
-        if params.metric != "params":
+    def __init__(self, proxy: Evaluator, params: Evaluator) -> None:
+        if getattr(params, "metric", None) != "params":
             raise InputError(f"the rank partner must be the params evaluator, got {params.metric!r}")
         if proxy.space.name != params.space.name:
             raise InputError(f"proxy space {proxy.space.name!r} differs from the params evaluator's {params.space.name!r}")
@@ -43,7 +42,6 @@ class RankMeanEvaluator(Evaluator):
         self.batch_checksum = getattr(proxy, "batch_checksum", None)
         self.proxy = proxy
         self.params = params
-        self.reference_sample = params.reference_sample
         # The reference sample's proxy scores are part of this method's cost (as if run alone).
         self.setup_evaluations = 0
         self.setup_seconds = 0.0
@@ -66,7 +64,8 @@ class RankMeanEvaluator(Evaluator):
     def reference(self) -> np.ndarray:
         """Sorted proxy scores of the reference sample (computed once; each score through the proxy's cache)."""
         if self._reference is None:
-            sample = self.params.reference_ops()
+            # The params evaluator's own sample (a served one has the default sample its table was ranked against).
+            sample = self.params.reference_ops() if hasattr(self.params, "reference_ops") else reference_architectures(self.space)
             results = self.proxy.evaluate_many(sample)
             first = {self.space.canonical_key(ops): result for ops, result in reversed(list(zip(sample, results)))}
             self.setup_evaluations = len(first)
@@ -86,7 +85,7 @@ class RankMeanEvaluator(Evaluator):
             "proxy_score": result.score,
             "proxy_rank": proxy_rank,
             "params_rank": params.score,
-            "reference_sample": self.reference_sample,
+            "reference_sample": getattr(self.params, "reference_sample", REFERENCE_SIZE),
             "reference_seed": REFERENCE_SEED,
         }
         return ProxyResult(

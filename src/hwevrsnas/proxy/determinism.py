@@ -52,12 +52,14 @@ def deterministic_backend(device: str) -> None:
 
 def resolve_accelerator(name: str) -> str:
     """`auto` -> `cuda` when torch sees a GPU, else `cpu`; `cuda` without a GPU is an InputError."""
-    import torch
-
     from hwevrsnas.errors import InputError
 
     if name not in ACCELERATORS:
         raise InputError(f"unknown accelerator {name!r}; valid accelerators: {', '.join(ACCELERATORS)}")
+    if name == "cpu":
+        return name  # without importing torch: a search served by score tables never needs it
+    import torch
+
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():

@@ -19,12 +19,13 @@ platform) plus the class's canonical key. Subclasses implement `identity` and `c
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Protocol, Sequence
 
 import numpy as np
 
 from hwevrsnas.proxy.cache import ScoreCache, cache_key
-from hwevrsnas.proxy.result import ProxyResult, as_cached
+from hwevrsnas.proxy.result import WORST_SCORE, ProxyResult, as_cached
 from hwevrsnas.spaces import Space, get_space
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,29 @@ class ScoreSource(Protocol):
 
     def lookup(self, canonical: str) -> ProxyResult | None:
         """The stored result of a class, or None."""
+
+
+# The unlabelled reference sample that rank-based scores (zero-cost phi, rank mean, rank ensemble) are taken against:
+# `REFERENCE_SIZE` architectures drawn uniformly with this seed, degenerate cells included.
+REFERENCE_SEED = 12345
+REFERENCE_SIZE = 200
+
+
+def reference_architectures(space: str | Space, size: int = REFERENCE_SIZE) -> np.ndarray:
+    """The fixed reference sample of a space (op tuples, in draw order)."""
+    space = get_space(space) if isinstance(space, str) else space
+    return space.sample(np.random.default_rng(REFERENCE_SEED), size)
+
+
+def empirical_cdf(reference: np.ndarray, value: float) -> float:
+    """Fraction of `reference` (sorted or not) that is <= value; NaN/-inf references are below everything."""
+    ref = np.asarray(reference, dtype=np.float64)
+    if not ref.size:
+        raise ValueError("empty reference sample")
+    if not math.isfinite(value):
+        return WORST_SCORE if value != math.inf else 1.0
+    ref = np.where(np.isnan(ref), -np.inf, ref)
+    return float(np.count_nonzero(ref <= value)) / ref.size
 
 
 def canonical_arch(space: str | Space, ops: np.ndarray) -> str:
@@ -137,4 +161,4 @@ class Evaluator:
         return results  # type: ignore[return-value]
 
 
-__all__ = ["Evaluator", "ScoreSource", "canonical_arch"]
+__all__ = ["REFERENCE_SEED", "REFERENCE_SIZE", "Evaluator", "ScoreSource", "canonical_arch", "empirical_cdf", "reference_architectures"]

@@ -30,8 +30,22 @@ def zero_cost(metric: str, context: ProxyContext) -> Any:
 
 def rsnas_params(context: ProxyContext) -> Any:
     """The rank mean of the rsnas proxy and #params (proxy.combined), its reference sample scored up front."""
+    from hwevrsnas.proxy import make_proxy
     from hwevrsnas.proxy.combined import RankMeanEvaluator
 
-    combined = RankMeanEvaluator(rsnas(context), zero_cost("params", context))
+    combined = RankMeanEvaluator(make_proxy("rsnas", context), make_proxy("zc:params", context))
     combined.reference()
+    return combined
+
+
+def ensemble(context: ProxyContext) -> Any:
+    """The rank ensemble of `hw-evrsnas-ens` (proxy.ensemble): its members built by their own factories, their
+    reference ranks scored up front."""
+    from hwevrsnas.proxy import make_proxy
+    from hwevrsnas.proxy.ensemble import ENSEMBLE_WEIGHTS, EnsembleEvaluator
+    from hwevrsnas.proxy.evaluator import reference_architectures
+
+    members = {name: make_proxy(name, context) for name in ENSEMBLE_WEIGHTS}
+    combined = EnsembleEvaluator(members, ENSEMBLE_WEIGHTS, reference_architectures(context.space))
+    combined.scales()
     return combined

@@ -67,7 +67,7 @@ from hwevrsnas.proxy import ZERO_COST_METRICS
 from hwevrsnas.proxy.batch import ProxyBatch
 from hwevrsnas.proxy.cache import ScoreCache, cache_key
 from hwevrsnas.proxy.determinism import pinned_threads, platform
-from hwevrsnas.proxy.evaluator import Evaluator
+from hwevrsnas.proxy.evaluator import REFERENCE_SEED, REFERENCE_SIZE, Evaluator, empirical_cdf, reference_architectures
 from hwevrsnas.proxy.presets import Preset
 from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK, WORST_SCORE, ProxyResult
 from hwevrsnas.proxy.rsnas import CIFAR10_CLASSES
@@ -76,7 +76,6 @@ from hwevrsnas.spaces.nb201_network import NB201Network
 
 # Metrics that depend on neither the images nor the initialisation seed.
 STATIC_METRICS: frozenset[str] = frozenset({"params", "flops"})
-REFERENCE_SEED = 12345
 PHI_RULE = "phi = fraction of the reference sample with raw <= raw(arch); non-finite reference raws count as -inf"
 
 _WEIGHTED = (nn.Conv2d, nn.Linear)
@@ -237,17 +236,6 @@ SCORE_FUNCTIONS: dict[str, Callable[[nn.Module, Tensor, Tensor], float]] = {
 }
 
 
-def empirical_cdf(reference: np.ndarray, value: float) -> float:
-    """Fraction of `reference` (sorted or not) that is <= value; NaN/-inf references are below everything."""
-    ref = np.asarray(reference, dtype=np.float64)
-    if not ref.size:
-        raise ValueError("empty reference sample")
-    if not math.isfinite(value):
-        return WORST_SCORE if value != math.inf else 1.0
-    ref = np.where(np.isnan(ref), -np.inf, ref)
-    return float(np.count_nonzero(ref <= value)) / ref.size
-
-
 class ZeroCostEvaluator(Evaluator):
     """One zero-cost metric as an Evaluator: raw score of the seeded class representative, phi = its reference CDF rank.
 
@@ -263,7 +251,7 @@ class ZeroCostEvaluator(Evaluator):
         batch: ProxyBatch,
         cache: ScoreCache | None = None,
         seed: int = 0,
-        reference_sample: int = 200,
+        reference_sample: int = REFERENCE_SIZE,
         preset: Preset | None = None,
         device: str = "cpu",
     ) -> None:
@@ -308,7 +296,7 @@ class ZeroCostEvaluator(Evaluator):
 
     def reference_ops(self) -> np.ndarray:
         """The fixed reference sample: reference_sample architectures drawn with seed REFERENCE_SEED."""
-        return self.space.sample(np.random.default_rng(REFERENCE_SEED), self.reference_sample)
+        return reference_architectures(self.space, self.reference_sample)
 
     def raw_result(self, ops: np.ndarray) -> ProxyResult:
         """The raw score of an architecture's class (its representative; memoised; score = raw, phi not applied)."""

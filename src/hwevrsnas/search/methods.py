@@ -6,6 +6,10 @@ that ranks its candidates (hwevrsnas.proxy.PROXIES; None for methods that read t
 the GA knobs it reads (so a changed knob reruns exactly the workflow leaves it concerns, and a
 result records only those), and whether it needs a space with an accuracy table. Adding a method
 is one runner plus one `register_method` call (docs/EXTENDING.md).
+
+A multi-threshold method (`multi_threshold=True`, search/multiobjective.py) answers every threshold
+of a setting in one run: its runner takes a list of thresholds where the others take one, and
+returns a MultiOutcome; `hwevrsnas search --quantiles` runs it (search.result.run_multi_search).
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ ALL_KNOBS = frozenset(KNOBS)
 # budget population, generations and elites give its budget (the GA's largest number of requests).
 SAMPLING_KNOBS = frozenset({"population", "generations", "elites", "budget", "lam", "penalty"})
 REA_KNOBS = SAMPLING_KNOBS | {"tournament_size"}
+# The multi-threshold methods answer each threshold by phi among the feasible, so lam and the penalty form play no
+# part; elites sets their default budget only (as random search's). NSGA-II selects by binary tournament.
+MO_RANDOM_KNOBS = frozenset({"population", "generations", "elites", "budget"})
+NSGA2_KNOBS = MO_RANDOM_KNOBS | {"crossover_p", "mutation_p"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Method:
     knobs: frozenset[str]
     description: str
     needs_accuracy: bool = False
+    multi_threshold: bool = False
 
     @property
     def uses_proxy(self) -> bool:
@@ -75,6 +84,8 @@ for _method in (
            "uniform random sampling scored by the same proxy, same budget"),
     Method("hw-evrsnas-params", GA, "rsnas+params", ALL_KNOBS,
            "variant: the GA on the rank mean of the proxy and #params"),
+    Method("hw-evrsnas-ens", GA, "ens", ALL_KNOBS,
+           "variant: the GA on the rank ensemble of the proxy and zero-cost proxies (proxy.ensemble)"),
     Method("rea-valid12", "hwevrsnas.search.baselines:run_rea", None, REA_KNOBS,
            "regularised evolution on the table's 12-epoch validation accuracy", needs_accuracy=True),
     Method("zc-synflow", GA, "zc:synflow", ALL_KNOBS, "the GA on the synflow zero-cost proxy"),
@@ -82,6 +93,14 @@ for _method in (
     Method("zc-params", GA, "zc:params", ALL_KNOBS, "the GA on #params"),
     Method("oracle", "hwevrsnas.search.baselines:run_oracle", None, frozenset(),
            "the exact feasible optimum (exhaustive over the table)", needs_accuracy=True),
+    Method("mo-hdnas", "hwevrsnas.search.multiobjective:run_mo_hdnas", "rsnas", NSGA2_KNOBS,
+           "MO-HDNAS: NSGA-II on (proxy, cost, cost diversity), one run for every threshold", multi_threshold=True),
+    Method("mo-nsga2", "hwevrsnas.search.multiobjective:run_mo_nsga2", "rsnas", NSGA2_KNOBS,
+           "NSGA-II on (proxy, cost), no diversity objective, one run for every threshold", multi_threshold=True),
+    Method("mo-nsga2-params", "hwevrsnas.search.multiobjective:run_mo_nsga2", "zc:params", NSGA2_KNOBS,
+           "NSGA-II on (#params, cost), one run for every threshold", multi_threshold=True),
+    Method("mo-random", "hwevrsnas.search.multiobjective:run_mo_random", "rsnas", MO_RANDOM_KNOBS,
+           "random search with the proxy answering every threshold from one sample", multi_threshold=True),
 ):  # fmt: skip
     register_method(_method)
 

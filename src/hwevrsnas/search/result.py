@@ -9,7 +9,7 @@ method reads, with their `config_hash`, the returned arch in detail (`cost_imput
 filled in from an isomorphic twin; `threshold_uses_imputed`: the quantile was taken over a column
 holding such values), its accuracy on all three NB201 datasets, the optimum, the per-generation
 `history`, the `anytime` trajectory (one entry per unique evaluation: `evaluations`, `seconds`,
-`index`, `regret` of the answer at that point), every `evaluated` architecture, `counters`,
+and the answer at that point: `index`, `feasible`, `test_accuracy`, `phi`, `regret`), every `evaluated` architecture, `counters`,
 the optimum with the accuracy of the worst feasible architecture (`optimum.worst_accuracy`: what an
 infeasible answer's regret is taken to be in the "penalised" columns of the tables),
 `setup_evaluations` (proxy evaluations a method spends before searching, e.g. a reference sample),
@@ -25,6 +25,10 @@ anytime trajectory), and how many scores the evaluator served from its disk cach
 therefore stores those keys (`VOLATILE_KEYS`) in a sidecar next to the result (`run.json` ->
 `run.timing.json`, written first, so a present result always has its sidecar), and `load_result`
 merges the two back into the one dict `run_search` returned.
+
+A multi-threshold method (search.multiobjective) answers several thresholds in one run: its
+`MultiSetting` lists them, and `run_multi_search` writes one record (`MULTI_SCHEMA`) with an
+`answers` entry per threshold and the quality of the front it found; the same sidecar rule applies.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -52,6 +56,7 @@ from hwevrsnas.search.tracker import Evaluation, SearchOutcome, fitter
 from hwevrsnas.spaces import get_space
 
 SCHEMA = "hwevrsnas.search-result/2"
+MULTI_SCHEMA = "hwevrsnas.multi-search-result/1"
 VOLATILE_KEYS = (
     "wall_seconds",
     "cpu_seconds",
@@ -101,7 +106,55 @@ class Setting:
         return dataclasses.asdict(self)
 
 
-def config_hash(setting: Setting, config: GAConfig) -> str:
+@dataclass(frozen=True)
+class MultiSetting:
+    """The identity of a multi-threshold run: a Setting with every threshold it answers (in the order given)."""
+
+    space: str
+    dataset: str
+    device: str
+    metric: str
+    thresholds: tuple[float, ...]
+    threshold_source: str
+    quantiles: tuple[float, ...] | None
+    method: str
+    preset: str | None
+    seed: int
+    cost_dataset: str
+
+    def __post_init__(self) -> None:
+        if not get_method(self.method).multi_threshold:
+            raise InputError(f"method {self.method!r} answers one threshold per run; give it one threshold")
+        if not self.thresholds:
+            raise InputError(f"method {self.method!r} needs at least one threshold")
+        given = self.quantiles if self.quantiles is not None else self.thresholds
+        if len(set(given)) != len(given):
+            raise InputError(f"a threshold is given twice: {list(given)}")
+        if self.quantiles is not None and len(self.quantiles) != len(self.thresholds):
+            raise InputError(f"{len(self.quantiles)} quantiles for {len(self.thresholds)} thresholds")
+
+    @classmethod
+    def from_cost(
+        cls, cost_model: CostModel, thresholds: Sequence[Threshold], method: str, preset: str | None, seed: int
+    ) -> "MultiSetting":
+        """A setting from a cost model and resolved thresholds, all values or all quantiles."""
+        sources = sorted({t.source for t in thresholds})
+        if len(sources) > 1:
+            raise InputError("give every threshold as a value or every one as a quantile, not a mix")
+        preset = preset if get_method(method).uses_proxy else None
+        quantiles = tuple(float(t.quantile) for t in thresholds) if sources == ["quantile"] else None
+        return cls(
+            cost_model.space, cost_model.dataset, cost_model.device, cost_model.metric,
+            tuple(t.value for t in thresholds), sources[0] if sources else "value", quantiles, method, preset,
+            int(seed), cost_model.cost_dataset,
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return jsonable(dataclasses.asdict(self))
+
+
+def config_hash(setting: "Setting | MultiSetting", config: GAConfig) -> str:
     """sha256 of the canonical JSON (sorted keys, no spaces) of the setting and the GA knobs its method reads."""
     identity = {"setting": setting.to_json(), "ga_config": config.to_json(get_method(setting.method).knobs)}
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
@@ -173,6 +226,8 @@ def run_search(
 
     config = GAConfig() if config is None else config
     method = get_method(setting.method)
+    if method.multi_threshold:
+        raise InputError(f"method {setting.method!r} answers every threshold at once: run it with run_multi_search")
     described = cost_model.describe()
     for key in ("space", "dataset", "device", "metric", "cost_dataset"):
         if described[key] != getattr(setting, key):
@@ -234,7 +289,7 @@ def run_search(
     record["regret"] = _regret(record["optimum_accuracy"], record["test_accuracy"], record["feasible"])
     anytime, anytime_seconds = _anytime(outcome.evaluations, nb201, setting.dataset, record["optimum_accuracy"])
     if anytime:
-        anytime[-1].update(index=record["index"], regret=record["regret"])
+        anytime[-1].update({key: record[key] for key in ("index", "feasible", "test_accuracy", "phi", "regret")})
     record["anytime"] = anytime
 
     timing = dict(outcome.timing)
@@ -249,6 +304,125 @@ def run_search(
     timing["timing"].update(started_utc=started_utc, **(run_info or {}))
     record.update(timing)
     return jsonable(record)
+
+
+def run_multi_search(
+    setting: MultiSetting,
+    evaluator: Any,
+    cost_model: CostModel,
+    config: GAConfig | None = None,
+    *,
+    progress: bool | None = None,
+    run_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run a multi-threshold method and return one JSON-ready record (`MULTI_SCHEMA`; docs/MULTIOBJECTIVE.md).
+
+    Besides the setting and provenance of `run_search`'s records: `answers` (one per threshold, in the
+    setting's order: `threshold`, `quantile`, `index`, `arch`, `cost`, `feasible`, `phi`, `order`,
+    `test_accuracy`, `optimum_index`, `optimum_accuracy`, `regret`), the found `front` (NB201
+    indices) with `hypervolume`, `hypervolume_exact`, `hypervolume_ratio` and `igd`
+    (analysis.fronts; None without an accuracy table), and `cost_scale` (c_max). Its `evaluated`
+    entries carry no `feasible` or `fitness`: those belong to one threshold.
+    """
+    from hwevrsnas.analysis.fronts import run_quality
+    from hwevrsnas.search.baselines import oracle
+    from hwevrsnas.search.multiobjective import MultiOutcome, cost_scale
+
+    config = GAConfig() if config is None else config
+    method = get_method(setting.method)
+    described = cost_model.describe()
+    for key in ("space", "dataset", "device", "metric", "cost_dataset"):
+        if described[key] != getattr(setting, key):
+            raise InputError(f"the cost model's {key} is {described[key]!r}, the setting's {getattr(setting, key)!r}")
+    for threshold in setting.thresholds:
+        cost_model.check_threshold(threshold)
+    if evaluator is None:
+        raise InputError(f"method {setting.method!r} needs an evaluator")
+    space = evaluator.space if isinstance(evaluator.space, str) else evaluator.space.name
+    if space != setting.space:
+        raise InputError(f"the evaluator scores {space!r}, the setting searches {setting.space!r}")
+    started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = (time.perf_counter(), time.process_time())
+    outcome: MultiOutcome = method.run_function()(
+        evaluator, cost_model, list(setting.thresholds), config, setting.seed, progress
+    )
+    nb201 = cost_model.table if get_space(setting.space).has_accuracy else None
+
+    answers = []
+    quantiles = setting.quantiles or (None,) * len(setting.thresholds)
+    for quantile, found in zip(quantiles, outcome.answers):
+        best = oracle(cost_model, found.threshold).optimum
+        answer = found.answer
+        entry: dict[str, Any] = {
+            "threshold": found.threshold, "quantile": quantile, "feasible": found.feasible,
+            "optimum_index": None, "optimum_accuracy": None,
+            **dict.fromkeys(("index", "arch", "cost", "phi", "order", "test_accuracy")),
+        }  # fmt: skip
+        if best is not None:
+            entry.update(optimum_index=best.index, optimum_accuracy=best.accuracy)
+        if answer is not None:
+            entry.update(index=answer.index, arch=answer.arch, cost=answer.cost, phi=answer.phi, order=answer.order)
+            if nb201 is not None:
+                entry["test_accuracy"] = float(nb201.accuracy(answer.index, setting.dataset))
+        entry["regret"] = _regret(entry["optimum_accuracy"], entry["test_accuracy"], found.feasible)
+        answers.append(entry)
+    quality = dict.fromkeys(("front", "hypervolume", "hypervolume_exact", "hypervolume_ratio", "igd"))
+    if nb201 is not None:
+        quality = run_quality(cost_model, [e.index for e in outcome.evaluations])
+
+    record: dict[str, Any] = {
+        "schema": MULTI_SCHEMA,
+        "setting": setting.to_json(),
+        "ga_config": config.to_json(method.knobs),
+        "config_hash": config_hash(setting, config),
+        "method": setting.method,
+        "thresholds": list(setting.thresholds),
+        "quantiles": None if setting.quantiles is None else list(setting.quantiles),
+        "threshold_uses_imputed": setting.threshold_source == "quantile" and cost_model.any_imputed,
+        "cost_model": described,
+        "cost_scale": cost_scale(cost_model),
+        "evaluator": _evaluator_info(evaluator),
+        "answers": answers,
+        **quality,
+        "unique_evaluations": outcome.counters["unique_evaluations"],
+        "setup_evaluations": int(getattr(evaluator, "setup_evaluations", 0)),
+        "counters": outcome.counters,
+        "history": outcome.history,
+        "evaluated": [
+            {k: v for k, v in e.to_json().items() if k not in ("feasible", "fitness")} for e in outcome.evaluations
+        ],
+        "versions": versions(),
+        "sources": cost_model.source_checksums(),
+    }
+    timing = dict(outcome.timing)
+    timing["setup_seconds"] = float(getattr(evaluator, "setup_seconds", 0.0))
+    timing["timing"] = {
+        "evaluation_seconds": [e.seconds for e in outcome.evaluations],
+        "evaluation_cached": [e.cached for e in outcome.evaluations],
+        "started_utc": started_utc,
+        **(run_info or {}),
+    }
+    timing["wall_seconds"] = time.perf_counter() - start[0]
+    timing["cpu_seconds"] = time.process_time() - start[1]
+    record.update(timing)
+    return jsonable(record)
+
+
+def multi_summary_line(record: dict[str, Any]) -> str:
+    """One human line about a multi-threshold run."""
+    setting = record["setting"]
+    answers = record["answers"]
+    regrets = [a["regret"] for a in answers if a["regret"] is not None]
+    where = f"{setting['space']} {setting['dataset']} {setting['device']}_{setting['metric']}"
+    mean_regret = f"{sum(regrets) / len(regrets):.2f}" if regrets else "-"
+    ratio = "-" if record.get("hypervolume_ratio") is None else f"{record['hypervolume_ratio']:.4f}"
+    seconds = record.get("wall_seconds")
+    return (
+        f"{where} {setting['method']} seed {setting['seed']}: {len(answers)} thresholds, "
+        f"{sum(bool(a['feasible']) for a in answers)} answered feasibly, mean regret {mean_regret}, "
+        f"hypervolume ratio {ratio}, {record['unique_evaluations']} unique evaluations, "
+        f"{'-' if seconds is None else format(seconds, '.1f')} s"
+    )
 
 
 def _regret(optimum: float | None, accuracy: float | None, feasible: bool | None) -> float | None:
@@ -279,7 +453,8 @@ def _anytime(
         total += evaluation.seconds
         answer = best_feasible or best
         accuracy = float(nb201.accuracy(answer.index, dataset)) if nb201 is not None and answer.index is not None else None
-        entries.append({"evaluations": len(seen), "index": answer.index,
+        entries.append({"evaluations": len(seen), "index": answer.index, "feasible": best_feasible is not None,
+                        "test_accuracy": accuracy, "phi": answer.phi,
                         "regret": _regret(optimum, accuracy, best_feasible is not None)})  # fmt: skip
         seconds.append(total)
     return entries, seconds
@@ -367,6 +542,8 @@ def summary_line(record: dict[str, Any]) -> str:
 
 __all__ = [
     "METHODS",
+    "MULTI_SCHEMA",
+    "MultiSetting",
     "SCHEMA",
     "Setting",
     "VOLATILE_KEYS",
@@ -374,6 +551,8 @@ __all__ = [
     "dumps",
     "jsonable",
     "load_result",
+    "multi_summary_line",
+    "run_multi_search",
     "run_search",
     "summary_line",
     "timing_path",

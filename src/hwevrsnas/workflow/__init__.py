@@ -12,7 +12,7 @@ Importing this package does not import torch (the Snakefile imports it at parse 
 """
 
 from hwevrsnas.workflow.arguments import (
-    batch_file, ga_settings, preset_identity, score_build_args, score_proxies, score_shards, score_table, search_args,
+    batch_file, check_args, full_fidelity_targets, ga_settings, preset_identity, score_build_args, score_proxies, score_shards, score_table, search_args,
     search_command_args, search_inputs, uses_score_table,
 )  # fmt: skip
 from hwevrsnas.workflow.checks import ConfigError, check_config, from_command_line, threshold_errors

@@ -12,17 +12,20 @@ from typing import Any, Mapping
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.search.config import DEFAULTS, KNOBS, coerce
 from hwevrsnas.search.methods import get_method
-from hwevrsnas.workflow.grid import Leaf, slice_of, threshold_cli_args
+from hwevrsnas.workflow.grid import ALL_THRESHOLDS, Leaf, slice_of, slice_threshold_args, threshold_cli_args
 from hwevrsnas.workflow.grid import expand_grid
 from hwevrsnas.workflow.layout import (
-    BATCH_DIR, CACHE_DIR, SCORE_SHARD, SCORE_TABLE, SOURCES_DIR, SOURCES_STAMP, TABLE_FILES, TABLES_DIR,
+    BATCH_DIR, CACHE_DIR, FULL_FIDELITY_DIR, FULL_FIDELITY_FILES, SCORE_SHARD, SCORE_TABLE, SOURCES_DIR, SOURCES_STAMP, TABLE_FILES, TABLES_DIR,
 )  # fmt: skip
 
 
 def ga_settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
-    """The GA knobs of one method: the `search` section with `search.overrides[method]` on top (null = inherit)."""
+    """The GA knobs of one method: the `search` section (`budgets`: its largest as the budget) with
+    `search.overrides[method]` on top (null = inherit)."""
     search = config["search"]
     knobs = {name: search.get(name, default) for name, default in DEFAULTS.items()}
+    if search.get("budgets"):
+        knobs["budget"] = max(search["budgets"])
     for name, value in (search.get("overrides") or {}).get(method, {}).items():
         if value is not None:
             knobs[name] = value
@@ -42,6 +45,14 @@ def uses_score_table(config: Mapping[str, Any], space: str, method: str) -> bool
 def score_table(config: Mapping[str, Any]) -> str:
     """The merged score table of the config's preset."""
     return SCORE_TABLE.format(preset=config["proxy"]["preset"])
+
+
+def full_fidelity_targets(config: Mapping[str, Any]) -> list[str]:
+    """The full-space fidelity files of the score table (none when no leaf reads one)."""
+    if not any(uses_score_table(config, leaf.space, leaf.method) for leaf in expand_grid(config)):
+        return []
+    folder = FULL_FIDELITY_DIR.format(preset=config["proxy"]["preset"])
+    return [f"{folder}/{name}" for name in FULL_FIDELITY_FILES]
 
 
 def score_shards(config: Mapping[str, Any]) -> list[str]:
@@ -77,7 +88,7 @@ def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list
     args = ["--space", leaf.space, "--dataset", leaf.dataset, "--device", leaf.device, "--metric", leaf.metric]
     if where.cost_dataset:
         args += ["--cost-dataset", where.cost_dataset]
-    args += threshold_cli_args(leaf.threshold)
+    args += leaf_threshold_args(config, leaf)
     args += ["--method", leaf.method, "--seed", str(leaf.seed)]
     if method.uses_proxy:
         proxy = config["proxy"]
@@ -92,6 +103,13 @@ def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list
     if uses_score_table(config, leaf.space, leaf.method):
         args += ["--scores", score_table(config)]
     return args
+
+
+def leaf_threshold_args(config: Mapping[str, Any], leaf: Leaf) -> list[str]:
+    """A leaf's threshold arguments: its own, or every threshold of its slice for a multi-threshold leaf."""
+    if leaf.threshold == ALL_THRESHOLDS:
+        return slice_threshold_args(slice_of(config, leaf.wildcards()).thresholds)
+    return threshold_cli_args(leaf.threshold)
 
 
 def search_command_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> str:
@@ -115,3 +133,10 @@ def preset_identity(config: Mapping[str, Any], method: str) -> str:
     if not get_method(method).uses_proxy:
         return ""
     return get_preset(config["proxy"]["preset"]).digest
+
+
+def check_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> str:
+    """The `hwevrsnas check` arguments of a leaf (its expected setting and thresholds), quoted for a shell."""
+    leaf = Leaf.from_wildcards(wildcards)
+    args = [f"--{key}={getattr(leaf, key)}" for key in ("space", "dataset", "device", "metric", "method", "seed")]
+    return shlex.join([*args, *leaf_threshold_args(config, leaf), "--label", leaf.threshold, "--tables", TABLES_DIR])

@@ -23,7 +23,7 @@ from hwevrsnas.spaces import SPACES, get_space
 from hwevrsnas.tables.fbnet import DATASET as FBNET_DATASET
 from hwevrsnas.tables.fbnet import DEVICES as FBNET_DEVICES
 from hwevrsnas.workflow.arguments import ga_settings
-from hwevrsnas.workflow.grid import entry_methods, threshold_labels
+from hwevrsnas.workflow.grid import entry_methods, slices, threshold_labels
 from hwevrsnas.workflow.layout import SLICE, TABLE_FILES
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,13 @@ def check_config(config: dict[str, Any]) -> None:
         thresholds = entry["thresholds"]
         if not threshold_labels(thresholds):
             bad(f"{at}.thresholds", "no quantiles and no values: a slice needs at least one threshold")
+        multi = [m for m in methods if m in METHODS and METHODS[m].multi_threshold]
+        for device in entry["devices"] if multi else ():
+            name = SLICE.format(space=space, dataset=dataset, device=device, metric=metric)
+            labels = slices(config)[name].thresholds
+            if len({label[0] for label in labels}) > 1:
+                bad(f"{at}.thresholds", f"{', '.join(multi)} answer every threshold of slice {name} in one run: "
+                    "its thresholds (of every entry naming it) must be all quantiles or all values")  # fmt: skip
         for j, q in enumerate(thresholds.get("quantiles") or ()):
             if not (isinstance(q, (int, float)) and 0 <= q <= 1):
                 bad(f"{at}.thresholds.quantiles[{j}]", f"quantile {q!r} must lie in [0, 1]")

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from hwevrsnas.analysis import FIDELITY_PLOT, HISTORY_PLOT, device_plot_stem
+from hwevrsnas.analysis import (
+    ANYTIME_PLOT, ANYTIME_TABLE, FIDELITY_PLOT, FRONTS_TABLE, HISTORY_PLOT, NINE_CONSTRAINTS_TABLE, REACH_TABLE,
+    device_plot_stem, front_plot_stem,
+)  # fmt: skip
 from hwevrsnas.errors import InputError
 from hwevrsnas.search.methods import METHODS
 from hwevrsnas.spaces import get_space
@@ -56,6 +59,21 @@ def threshold_cli_args(label: str) -> list[str]:
     """The `hwevrsnas search` arguments of a label: `--quantile 0.25` or `--threshold 2.5`."""
     kind, number = parse_threshold_label(label)
     return ["--quantile" if kind == "quantile" else "--threshold", repr(number)]
+
+
+ALL_THRESHOLDS = "all"
+
+
+def slice_threshold_args(labels: Sequence[str]) -> list[str]:
+    """The `hwevrsnas search` (or `check`) arguments giving every threshold of a slice to a multi-threshold method."""
+    parsed = [parse_threshold_label(label) for label in labels]
+    kinds = {kind for kind, _ in parsed}
+    if kinds == {"quantile"}:
+        return ["--quantiles", ",".join(repr(number) for _, number in parsed)]
+    if kinds == {"value"}:
+        return [item for _, number in parsed for item in ("--threshold", repr(number))]
+    raise InputError(f"a multi-threshold method needs every threshold of a slice as a quantile or every one as a "
+                     f"value, not a mix: {', '.join(labels)}")  # fmt: skip
 
 
 def threshold_labels(thresholds: Mapping[str, Sequence[float]]) -> list[str]:
@@ -180,13 +198,15 @@ def slices(config: Mapping[str, Any]) -> dict[str, Slice]:
 
 @_memoised
 def expand_grid(config: Mapping[str, Any]) -> list[Leaf]:
-    """Every leaf: space x dataset x device x metric x threshold x method x seed, duplicates dropped."""
+    """Every leaf: space x dataset x device x metric x threshold x method x seed, duplicates dropped; a
+    multi-threshold method has one leaf per (space, dataset, device, metric, seed), its threshold `all`."""
     leaves: dict[Leaf, None] = {}
     for entry in config["grid"]:
         labels = threshold_labels(entry["thresholds"])
         for device in entry["devices"]:
-            for label in labels:
-                for method in entry_methods(config, entry):
+            for method in entry_methods(config, entry):
+                multi = method in METHODS and METHODS[method].multi_threshold
+                for label in [ALL_THRESHOLDS] if multi else labels:
                     for seed in config["seeds"]:
                         leaf = Leaf(entry["space"], entry["dataset"], device, entry["metric"], label, method, seed)
                         leaves[leaf] = None
@@ -256,6 +276,8 @@ def study_outputs() -> list[str]:
 def aggregate_tables(config: Mapping[str, Any]) -> list[str]:
     """The tables `analysis.report.aggregate` writes: main, devices, cost, comparisons (+ fidelity with a study)."""
     names = [*AGGREGATE_TABLES, *(("fidelity",) if study_enabled(config) else ())]
+    names += [ANYTIME_TABLE, REACH_TABLE] if config["search"].get("budgets") else []
+    names += [NINE_CONSTRAINTS_TABLE, FRONTS_TABLE] if multi_threshold_slices(config) else []
     return [f"{AGGREGATE_DIR}/{name}.{ext}" for name in names for ext in ("csv", "md")]
 
 
@@ -266,9 +288,21 @@ def aggregate_plots(config: Mapping[str, Any]) -> list[str]:
         for s in slices(config).values()
         if get_space(s.space).has_accuracy  # without accuracies (FBNet) there is no device plot
     ]
+    stems += [
+        front_plot_stem(s.space, s.dataset, s.device, s.metric, s.cost_dataset)
+        for s in multi_threshold_slices(config)
+        if get_space(s.space).has_accuracy
+    ]
     stems.append(HISTORY_PLOT)
     stems += [FIDELITY_PLOT] if study_enabled(config) else []
+    stems += [ANYTIME_PLOT] if config["search"].get("budgets") else []
     return [f"{PLOTS_DIR}/{stem}.{ext}" for stem in stems for ext in PLOT_FORMATS]
+
+
+def multi_threshold_slices(config: Mapping[str, Any]) -> list[Slice]:
+    """The slices that a multi-threshold method searches."""
+    names = {leaf.slice_name for leaf in expand_grid(config) if leaf.threshold == ALL_THRESHOLDS}
+    return [s for name, s in slices(config).items() if name in names]
 
 
 def energy_settings(config: Mapping[str, Any]) -> dict[str, float] | None:

@@ -6,6 +6,7 @@
     resources/cache/                               the shared proxy-score cache (not a declared output)
     resources/scores/{preset}/shard-I-of-N.h5      score_shard: one shard of the score table
     resources/scores/nb201-{preset}.h5             scores: the merged score table (scores.enabled)
+    results/fidelity_full/{preset}/                fidelity_full: every proxy of that table over all classes
     results/thresholds/{slice}.json                thresholds: configured labels -> values, checked
     results/runs/{leaf}.json (+ .timing.json)      search: one result per grid point
     results/checks/{leaf}.json                     evaluate: the result re-checked against the table
@@ -14,7 +15,8 @@
     results/tables/, results/plots/                aggregate
 
 with `{slice}` = `{space}_{dataset}_{device}_{metric}` and
-`{leaf}` = `{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}`.
+`{leaf}` = `{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}`, where `{threshold}` is
+`all` for a multi-threshold method (one run answers every threshold of its slice).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ TABLE_FILES = {"nb201": f"{TABLES_DIR}/nb201.h5", "fbnet": f"{TABLES_DIR}/fbnet.
 BATCH = BATCH_DIR + "/batch-{reference}-{digest}.pt"
 SCORE_SHARD = SCORES_DIR + "/{preset}/shard-{shard}-of-{shards}.h5"
 SCORE_TABLE = SCORES_DIR + "/nb201-{preset}.h5"
+FULL_FIDELITY_DIR = "results/fidelity_full/{preset}"
+FULL_FIDELITY_FILES = ("fidelity.csv", "fidelity.md", "proxy_oracle.csv")
 
 SLICE = "{space}_{dataset}_{device}_{metric}"
 LEAF = "{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}"
@@ -53,7 +57,7 @@ WILDCARD_CONSTRAINTS = {
     "dataset": r"[A-Za-z0-9-]+",  # no underscore: keeps {space}_{dataset}_{device}_{metric} unambiguous
     "device": r"[A-Za-z0-9_]+",  # titan_rtx_32, pi5_litert
     "metric": "|".join(COST_METRICS),
-    "threshold": r"[qv][0-9][0-9.e+-]*",
+    "threshold": r"all|[qv][0-9][0-9.e+-]*",  # all: a multi-threshold method's one run for every threshold
     "method": r"[a-z0-9][a-z0-9-]*",
     "seed": r"[0-9]+",
     "preset": r"[A-Za-z0-9_-]+",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from hwevrsnas.atomic import write_text
-from hwevrsnas.workflow.grid import Leaf, Slice, parse_threshold_label
+from hwevrsnas.workflow.grid import Slice, parse_threshold_label
 from hwevrsnas.workflow.layout import AGGREGATE_DIR, BATCH_DIR, BENCHMARKS_DIR, CACHE_DIR, PLOTS_DIR, SOURCES_DIR, STUDY_DIR, TABLES_DIR
 
 log = logging.getLogger(__name__)
@@ -102,30 +102,24 @@ def resolve_thresholds(tables_dir: str | Path, where: Slice, out: str | Path) ->
     return record
 
 
-def check_leaf(run_path: str | Path, tables_dir: str | Path, leaf: Leaf, out: str | Path) -> dict[str, Any]:
-    """Re-check one leaf's result against the tables (search.verify); write the check JSON with the leaf's wildcards."""
-    from hwevrsnas.search.verify import check_result
-
-    expected = {key: getattr(leaf, key) for key in ("space", "dataset", "device", "metric", "method", "seed")}
-    result = check_result(run_path, tables_dir, expected, parse_threshold_label(leaf.threshold))
-    result["leaf"] = leaf.wildcards()
-    write_text(out, json.dumps(result, indent=1, sort_keys=True, allow_nan=False) + "\n")
-    return result
-
-
 SLICE_COLUMNS = (
     "threshold_label", "threshold", "method", "seed", "feasible", "cost", "test_accuracy",
     "optimum_accuracy", "regret", "unique_evaluations", "status",
 )  # fmt: skip
 
 
-def summarise_slice(check_files: Sequence[str | Path], out: str | Path) -> Path:
-    """One TSV line per run of a slice, from its check files (sorted by threshold, method, seed)."""
+def summarise_slice(check_files: Sequence[str | Path], out: str | Path, labels: Sequence[str] = ()) -> Path:
+    """One TSV line per (run, threshold) of a slice, from its check files (sorted by threshold, method, seed);
+    `labels` are the slice's threshold labels, in the order a multi-threshold run answers them."""
     rows = []
     for path in check_files:
         check = json.loads(Path(path).read_text())
         leaf = check["leaf"]
-        rows.append({**check, "threshold_label": leaf["threshold"], "method": leaf["method"], "seed": int(leaf["seed"])})
+        common = {"method": leaf["method"], "seed": int(leaf["seed"]), "unique_evaluations": check["unique_evaluations"]}
+        # A multi-threshold run's check holds one answer per threshold of the slice, in the slice's order.
+        pairs = zip(check["answers"], labels) if "answers" in check else [(check, leaf["threshold"])]
+        for answer, label in pairs:
+            rows.append({**answer, **common, "threshold_label": label})
     rows.sort(key=lambda r: (r["threshold"], r["method"], r["seed"]))
     text = io.StringIO()
     writer = csv.writer(text, delimiter="\t", lineterminator="\n")
@@ -137,7 +131,8 @@ def summarise_slice(check_files: Sequence[str | Path], out: str | Path) -> Path:
 
 
 def run_aggregate(
-    run_files: Sequence[str | Path], energy: Mapping[str, float] | None, study: bool = False
+    run_files: Sequence[str | Path], energy: Mapping[str, float] | None, study: bool = False,
+    budgets: Sequence[int] = (),
 ) -> list[Path]:
     """Call `analysis.report.aggregate` with the workflow's layout."""
     from hwevrsnas.analysis.report import aggregate
@@ -150,6 +145,7 @@ def run_aggregate(
         energy=dict(energy) if energy else None,
         study_dir=Path(STUDY_DIR) if study else None,
         benchmarks_dir=Path(BENCHMARKS_DIR),
+        budgets=budgets,
     )
     for path in written:
         log.info("wrote %s", path)

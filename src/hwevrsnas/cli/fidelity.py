@@ -1,0 +1,38 @@
+"""`hwevrsnas fidelity`: full-space fidelity of every proxy in some score tables (hwevrsnas.analysis.fidelity)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hwevrsnas.paths import TABLES_DIR
+
+
+def add_parser(sub: Any) -> None:
+    """Register the subcommand."""
+    p = sub.add_parser("fidelity", help="rank correlation, precision and proxy-oracle regret over all NB201 classes")
+    p.add_argument("--scores", nargs="+", required=True, metavar="TABLE", help="score tables holding every class")
+    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    p.add_argument("--out", required=True, help="folder for fidelity.{csv,md} and proxy_oracle.csv")
+    p.add_argument("--boot", type=int, default=200, help="bootstrap resamples of the intervals (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the tables."""
+    from hwevrsnas.analysis.fidelity import full_space_fidelity, summary_markdown
+    from hwevrsnas.atomic import write_text
+    from hwevrsnas.scores import ScoreTable
+    from hwevrsnas.tables.store import NB201Table
+
+    tables = [ScoreTable.open(path) for path in args.scores]
+    fidelity, oracle = full_space_fidelity(tables, NB201Table.open(Path(args.tables) / "nb201.h5"), args.boot, args.seed)
+    out = Path(args.out)
+    write_text(out / "fidelity.csv", fidelity.to_csv(index=False, lineterminator="\n"))
+    write_text(out / "proxy_oracle.csv", oracle.to_csv(index=False, lineterminator="\n"))
+    markdown = summary_markdown(fidelity, oracle)
+    write_text(out / "fidelity.md", markdown)
+    print(markdown)
+    return 0

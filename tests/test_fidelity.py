@@ -1,0 +1,83 @@
+"""Full-space fidelity (analysis.fidelity): class truths, rank statistics, precision and proxy-oracle regret,
+each against an independent computation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from hwevrsnas.analysis.fidelity import (
+    class_frame, fidelity_table, proxy_oracle_regret, summary_markdown, with_rank_means,
+)  # fmt: skip
+from hwevrsnas.spaces import nb201 as nb201_space
+
+
+@pytest.fixture(scope="module")
+def classes(nb201) -> pd.DataFrame:
+    return class_frame(nb201)
+
+
+def test_a_class_is_its_representative_and_the_mean_of_its_members(nb201, classes: pd.DataFrame) -> None:
+    assert len(classes) == 6466 and int(classes["degenerate"].sum()) == 5
+    twins = classes[classes["iso_class"].map(pd.Series(nb201.iso_class).value_counts()) > 3].iloc[0]
+    members = np.flatnonzero(nb201.iso_class == twins["iso_class"])
+    assert twins["cifar100"] == pytest.approx(nb201.accuracy(members, "cifar100").mean())
+    rep = nb201.ops[int(twins["index"])]
+    assert (nb201_space.representative(rep) == rep).all() and twins["params"] == pytest.approx(float(nb201_space.params_mb(rep)))
+
+
+def test_rank_statistics_precision_and_top_k_against_a_hand_count() -> None:
+    truth = np.arange(200, dtype=float)  # class i has accuracy i
+    proxy = truth.copy()
+    proxy[[199, 198]] = [0.5, 1.5]  # the two best classes ranked near the bottom
+    classes = pd.DataFrame({"degenerate": False, "cifar10": truth, "cifar100": truth, "ImageNet16-120": truth})
+    table = fidelity_table(pd.DataFrame({"p": proxy}), classes, n_boot=0).set_index(["dataset", "subset"])
+    row = table.loc[("cifar10", "all")]
+    assert row["kendall_tau"] == pytest.approx(stats.kendalltau(proxy, truth).statistic)
+    # Top 1 % = 2 classes: the proxy's top 2 are classes 197 and 196, neither in the true top 2.
+    assert row["precision_1%"] == 0.0 and row["precision_5%"] == pytest.approx(8 / 10)
+    assert row["top10_accuracy"] == pytest.approx(np.mean(np.arange(187, 198)[::-1][:10]))
+    assert table.loc[("cifar10", "top 10%"), "n"] == 20
+
+
+def test_rank_means_rank_both_members_over_the_same_classes() -> None:
+    scores = pd.DataFrame({"p": [3.0, np.nan, 1.0, 2.0], "params": [1.0, 2.0, 3.0, 4.0]})
+    out = with_rank_means(scores)
+    # Over the three classes where p is known, params ranks 1, 2, 3 (not 1, 3, 4 over all four).
+    assert out["p+params"].tolist()[0] == (3 + 1) / 2 and math.isnan(out["p+params"][1])
+    assert out["p+params"].tolist()[2:] == [(1 + 2) / 2, (2 + 3) / 2]
+
+
+def test_proxy_oracle_regret_by_brute_force(nb201, classes: pd.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame({"random": rng.random(len(classes)), "params": classes["params"]})
+    oracle = proxy_oracle_regret(scores, classes, nb201, [("fpga", "latency")], quantiles=(0.3,))
+    column = nb201.cost_column("fpga_latency", "cifar10")
+    threshold = float(np.quantile(column[~np.isnan(column)], 0.3))
+    accuracy = nb201.accuracy(slice(None), "cifar10")
+    position = {int(c): p for p, c in enumerate(classes["iso_class"])}
+    for proxy in scores.columns:
+        best, best_index = -math.inf, None
+        for index in range(len(nb201)):
+            if not column[index] <= threshold or nb201.degenerate[index]:
+                continue
+            score = scores[proxy].iloc[position[int(nb201.iso_class[index])]]
+            if score > best:  # strict: ties go to the lowest index
+                best, best_index = score, index
+        optimum = accuracy[column <= threshold].max()
+        row = oracle[oracle["proxy"] == proxy].iloc[0]
+        assert row["index"] == best_index and row["regret"] == pytest.approx(optimum - accuracy[best_index])
+
+
+def test_the_summary_lists_every_proxy(nb201, classes: pd.DataFrame) -> None:
+    scores = with_rank_means(pd.DataFrame({"flops": classes["flops"], "params": classes["params"]}))
+    fidelity = fidelity_table(scores, classes, n_boot=20)
+    oracle = proxy_oracle_regret(scores, classes, nb201, [("fpga", "latency")], quantiles=(0.5,))
+    text = summary_markdown(fidelity, oracle)
+    for proxy in ("flops", "params", "flops+params"):
+        assert f"| {proxy} |" in text
+    assert "fpga latency" in text
