@@ -1,4 +1,8 @@
-"""Benchmark the tables: build time, open + first query time (imports included) and peak RSS of a fresh process, 10**6 lookups."""
+"""Benchmark the tables: build time, open + first query time (imports included) and peak RSS of a fresh process,
+`hwevrsnas query` as a fresh process against a bare `import numpy, h5py`, 10**6 lookups.
+
+    python scripts/bench_tables.py --sources resources/sources --out docs/bench/tables.md
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sources", required=True, help="fetched sources (or a mirror)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", help="also write the Markdown table (with the command that made it) to this file")
     args = parser.parse_args()
 
     from hwevrsnas.tables import fbnet, nb201
@@ -51,6 +56,10 @@ def main() -> None:
         ]  # fmt: skip
         out["open_and_first_query_s"] = float(np.median([r["open_and_first_query_s"] for r in runs]))
         out["peak_rss_mb"] = float(np.max([r["peak_rss_mb"] for r in runs]))
+        query = [str(Path(sys.executable).with_name("hwevrsnas")), "query", "nb201", "--arch", "0", "--json", "--tables", tmp]
+        out["cli_query_fresh_process_s"] = wall(query, args.repeat)
+        out["import_numpy_h5py_fresh_process_s"] = wall([sys.executable, "-c", "import numpy, h5py"], args.repeat)
+        out["cli_query_over_imports"] = out["cli_query_fresh_process_s"] / out["import_numpy_h5py_fresh_process_s"]
         table = NB201Table.open(path)
         index = np.random.default_rng(0).integers(0, len(table), 10**6)
         times = []
@@ -68,9 +77,21 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         out["fbnet_1e6_latency_lookups_s"] = float(np.median(times))
     print(json.dumps(out, indent=1))
-    print("\n| figure | value |\n|---|---|")
-    for key, value in out.items():
-        print(f"| {key} | {value:.4g} |")
+    markdown = "\n".join(["| figure | value |", "|---|---|", *(f"| {key} | {value:.4g} |" for key, value in out.items())]) + "\n"
+    print("\n" + markdown)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(f"    python scripts/bench_tables.py --sources {args.sources} --repeat {args.repeat}\n\n{markdown}")
+
+
+def wall(command: list[str], repeat: int) -> float:
+    """Median wall seconds of a fresh process running the command."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 if __name__ == "__main__":

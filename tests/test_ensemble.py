@@ -179,7 +179,8 @@ def published_member_values() -> pd.DataFrame:
     values = pd.DataFrame(index=range(len(position)))
     quick = pd.read_csv(DOCS_SCORES / "nb201-quick.csv")
     rows = [position[space.canonical_key(nb201.arch_to_ops(a))] for a in quick["arch"]]
-    values.loc[rows, "rsnas"] = np.where(quick["status"] == "ok", quick["score"], np.nan)
+    # A degenerate or non-finite training leaves no loss: the ensemble cannot rank it (member_value: -inf).
+    values.loc[rows, "rsnas"] = np.where(quick["loss"].notna(), quick["score"], np.nan)
     for path in sorted(DOCS_SCORES.glob("nb201-zerocost*.csv")):
         zerocost = pd.read_csv(path)
         rows = [position[space.canonical_key(nb201.arch_to_ops(a))] for a in zerocost["arch"]]

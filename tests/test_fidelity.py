@@ -81,3 +81,23 @@ def test_the_summary_lists_every_proxy(nb201, classes: pd.DataFrame) -> None:
     for proxy in ("flops", "params", "flops+params"):
         assert f"| {proxy} |" in text
     assert "fpga latency" in text
+
+
+def test_oracle_gap_joins_each_method_with_its_proxy_on_the_same_settings() -> None:
+    from hwevrsnas.analysis.fidelity import oracle_gap_table
+
+    oracle = pd.DataFrame({
+        "proxy": ["p", "p", "q"], "device": ["fpga", "fpga", "fpga"], "metric": ["latency"] * 3,
+        "quantile": [0.1, 0.30000000000000004, 0.1], "threshold": [1.0, 2.0, 1.0], "index": [0, 1, 2],
+        "regret": [1.0, 0.5, 3.0],
+    })  # fmt: skip
+    runs = pd.DataFrame({
+        "method": ["a", "a", "a", "b", "c"], "device": ["fpga"] * 5, "metric": ["latency"] * 5,
+        "quantile": [0.1, 0.3, 0.3, 0.1, 0.1], "regret": [2.0, 0.5, np.nan, 3.0, 9.0],
+    })  # fmt: skip
+    gap = oracle_gap_table(runs, oracle, {"a": "p", "b": "q"}).set_index("method")
+    assert set(gap.index) == {"a", "b"}  # c has no proxy
+    assert gap.loc["a", "answers"] == 2  # the infeasible answer (regret NaN) is left out
+    assert gap.loc["a", "regret"] == pytest.approx(1.25) and gap.loc["a", "proxy_oracle_regret"] == pytest.approx(0.75)
+    assert gap.loc["a", "search_share"] == pytest.approx(0.5) and gap.loc["a", "at_least_oracle"] == pytest.approx(0.5)
+    assert gap.loc["b", "at_least_oracle"] == 1.0

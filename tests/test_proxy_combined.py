@@ -13,7 +13,8 @@ from hwevrsnas.proxy.combined import RankMeanEvaluator
 from hwevrsnas.proxy.evaluator import Evaluator
 from hwevrsnas.proxy.presets import Preset
 from hwevrsnas.proxy.result import STATUS_DEGENERATE, STATUS_OK, ProxyResult
-from hwevrsnas.proxy.zerocost import ZeroCostEvaluator, empirical_cdf
+from hwevrsnas.proxy.evaluator import empirical_cdf
+from hwevrsnas.proxy.zerocost import ZeroCostEvaluator
 from hwevrsnas.spaces import nb201
 
 REFERENCE_SAMPLE = 30

@@ -16,12 +16,11 @@ from hwevrsnas.proxy.batch import ProxyBatch
 from hwevrsnas.proxy.cache import ScoreCache
 from hwevrsnas.proxy.presets import Preset
 from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK
+from hwevrsnas.proxy import ZERO_COST_METRICS
+from hwevrsnas.proxy.evaluator import REFERENCE_SEED, empirical_cdf
 from hwevrsnas.proxy.zerocost import (
-    REFERENCE_SEED,
     SCORE_FUNCTIONS,
-    ZERO_COST_METRICS,
     ZeroCostEvaluator,
-    empirical_cdf,
     flops,
     hooked_flops,
     naswot,

@@ -16,7 +16,6 @@ import pytest
 from fakes import FakeEvaluator
 from hwevrsnas.cli import main as cli_main
 from hwevrsnas.proxy.evaluator import canonical_arch
-from hwevrsnas.proxy.result import ProxyResult
 from hwevrsnas.search.baselines import mutate_one_gene, oracle, run_random, run_rea
 from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 import torch
 
-from hwevrsnas.spaces import nb201 as space
 from hwevrsnas.spaces.fbnet import sample
 from hwevrsnas.tables.fbnet import FBNetTable
 from hwevrsnas.tables.metrics import DATASETS, HWNASBENCH_METRICS

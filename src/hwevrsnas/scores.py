@@ -385,8 +385,7 @@ def export_rows(table: ScoreTable) -> tuple[list[str], list[list[Any]]]:
             columns.append((proxy.identity["metric"], proxy.raw))
         else:
             prefix = "" if len(table.proxies) == 1 else f"{name}:"
-            columns += [(f"{prefix}score", proxy.score), (f"{prefix}loss", proxy.loss), (f"{prefix}seconds", proxy.seconds),
-                        (f"{prefix}status", proxy.status)]
+            columns += [(f"{prefix}score", proxy.score), (f"{prefix}loss", proxy.loss), (f"{prefix}seconds", proxy.seconds)]
     header += [name for name, _ in columns]
     rows = []
     for row in range(table.rows):
@@ -398,9 +397,7 @@ def export_rows(table: ScoreTable) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-def _csv_cell(value: Any) -> str:
-    if isinstance(value, str):
-        return value
+def _csv_cell(value: float) -> str:
     return "" if math.isnan(value) else repr(float(value))
 
 

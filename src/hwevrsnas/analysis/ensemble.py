@@ -128,20 +128,34 @@ def _weights_label(weights: Mapping[str, float]) -> str:
     return ", ".join(f"{name} {weight:g}" for name, weight in weights.items())
 
 
-def half_table(columns: Mapping[str, np.ndarray], classes: pd.DataFrame, half: np.ndarray) -> pd.DataFrame:
-    """Kendall tau and Spearman rho of each score on each half and dataset (`DATASETS` of analysis.fidelity)."""
+def half_table(
+    columns: Mapping[str, np.ndarray], classes: pd.DataFrame, half: np.ndarray, table: Any = None
+) -> pd.DataFrame:
+    """Kendall tau and Spearman rho of each score on each half and dataset (`DATASETS` of analysis.fidelity).
+
+    With the NB201 `table`, also CIFAR-10 tau counted per architecture, as published whole-space figures count: each
+    class of the half expanded to its member architectures, each with its own accuracy and its class's score.
+    """
     from hwevrsnas.analysis.fidelity import DATASETS
 
+    if table is not None:
+        position = {int(c): p for p, c in enumerate(classes["iso_class"])}
+        class_of = np.array([position[int(c)] for c in table.iso_class])
+        accuracy = table.accuracy(slice(None), "cifar10")
     rows = []
     for name, scores in columns.items():
         for which in HALVES:
             mask = half == which
-            row: dict[str, Any] = {"score": name, "half": which, "n": int(np.count_nonzero(mask & ~np.isnan(scores)))}
+            known = mask & ~np.isnan(scores)
+            row: dict[str, Any] = {"score": name, "half": which, "n": int(np.count_nonzero(known))}
             for dataset in DATASETS:
                 truth = classes[dataset].to_numpy()
-                known = mask & ~np.isnan(scores)
                 row[f"tau {dataset}"] = float(stats.kendalltau(scores[known], truth[known]).statistic)
                 row[f"rho {dataset}"] = float(stats.spearmanr(scores[known], truth[known]).statistic)
+            if table is not None:
+                members = known[class_of]
+                row["architectures"] = int(members.sum())
+                row["tau cifar10 architectures"] = float(stats.kendalltau(scores[class_of][members], accuracy[members]).statistic)
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -156,7 +156,33 @@ def proxy_oracle_regret(
     return pd.DataFrame(rows)
 
 
+def oracle_gap_table(runs: pd.DataFrame, oracle: pd.DataFrame, proxy_of: dict[str, str]) -> pd.DataFrame:
+    """Each search method's regret beside the proxy-oracle regret of the proxy it searches with, on the same settings.
 
+    `runs`: rows of `analysis.collect` (one per answer); `oracle`: `proxy_oracle_regret` rows; `proxy_of`: method ->
+    oracle proxy column. A run row is matched on (device, metric, quantile). Per method: settings matched, the mean
+    regret of its feasible answers, the proxy-oracle's mean regret on the same rows, their difference (the search's
+    share of the regret), and the share of answers at least as accurate as the proxy-oracle's pick.
+    """
+    keyed = oracle.assign(quantile=oracle["quantile"].round(6)).set_index(["proxy", "device", "metric", "quantile"])["regret"]
+    rows = []
+    for method, part in runs.groupby("method", sort=True):
+        proxy = proxy_of.get(method)
+        if proxy is None:
+            continue
+        keys = [(proxy, d, m, round(float(q), 6)) for d, m, q in zip(part["device"], part["metric"], part["quantile"])]
+        reference = np.array([keyed.get(k, np.nan) for k in keys], dtype=float)
+        regret = part["regret"].to_numpy(dtype=float)
+        both = ~np.isnan(reference) & ~np.isnan(regret)
+        if not both.any():
+            continue
+        rows.append({
+            "method": method, "proxy": proxy, "answers": int(both.sum()), "regret": float(regret[both].mean()),
+            "proxy_oracle_regret": float(reference[both].mean()),
+            "search_share": float((regret[both] - reference[both]).mean()),
+            "at_least_oracle": float((regret[both] <= reference[both] + 1e-9).mean()),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def hwnasbench_slices() -> list[tuple[str, str]]:
@@ -227,6 +253,6 @@ def full_space_fidelity(
 
 
 __all__ = [
-    "DATASETS", "QUANTILES", "class_frame", "fidelity_table", "full_space_fidelity", "hwnasbench_slices",
+    "DATASETS", "QUANTILES", "class_frame", "fidelity_table", "full_space_fidelity", "hwnasbench_slices", "oracle_gap_table",
     "proxy_oracle_regret", "proxy_scores", "summary_markdown", "with_rank_means",
 ]  # fmt: skip

@@ -44,10 +44,10 @@ from hwevrsnas.analysis import (
     ANYTIME_PLOT, ANYTIME_TABLE, FIDELITY_PLOT, FRONTS_TABLE, HISTORY_PLOT, NINE_CONSTRAINTS_TABLE, REACH_TABLE,
     device_plot_stem, front_plot_stem,
 )  # fmt: skip
-from hwevrsnas.analysis.collect import at_budgets, collect_records, find_run_files
+from hwevrsnas.analysis.collect import at_budgets, collect_records
 from hwevrsnas.analysis.statistics import ZERO_METHOD, paired_comparisons
 from hwevrsnas.analysis.tables import (
-    ANYTIME_FLOATFMT, COST_FLOATFMT, DEFAULT_ENERGY, DEVICE_FLOATFMT, FRONTS_FLOATFMT, MAIN_FLOATFMT, NINE_FLOATFMT,
+    ANYTIME_FLOATFMT, COST_FLOATFMT, DEVICE_FLOATFMT, FRONTS_FLOATFMT, MAIN_FLOATFMT, NINE_FLOATFMT,
     anytime_table, cost_sections, cost_table, device_table, fronts_table, main_display, main_table, markdown,
     nine_constraints_table, reach_table, write_sections, write_table,
 )  # fmt: skip

@@ -32,7 +32,7 @@ from hwevrsnas.proxy.evaluator import Evaluator
 from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK, WORST_SCORE, ProxyResult
 
 # Chosen by `python scripts/select_ensemble.py` (docs/FIDELITY.md has its output): proxy name -> weight.
-ENSEMBLE_WEIGHTS: dict[str, float] = {"rsnas": 1.0, "zc:meco": 1.0}
+ENSEMBLE_WEIGHTS: dict[str, float] = {"rsnas": 1.0, "zc:flops": 1.0, "zc:meco": 2.0, "zc:naswot": 1.0}
 REQUIRED_MEMBER = "rsnas"
 
 

@@ -94,7 +94,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
         lines.append(
             f"| {row['proxy']} | {row['n']} | {cell(row, 'all', 'kendall_tau')} | {cell(row, 'all', 'spearman_rho')} "
             f"| {cell(row, 'top_half', 'kendall_tau')} | {cell(row, 'top_half', 'spearman_rho')} "
-            f"| {row['mean_seconds']:.3g} |"
+            f"| {'-' if pd.isna(row['mean_seconds']) else format(row['mean_seconds'], '.3g')} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -63,7 +63,6 @@ import torch
 from torch import Tensor, nn
 
 from hwevrsnas.errors import InputError, UnknownName
-from hwevrsnas.proxy import ZERO_COST_METRICS
 from hwevrsnas.proxy.batch import ProxyBatch
 from hwevrsnas.proxy.cache import ScoreCache, cache_key
 from hwevrsnas.proxy.determinism import pinned_threads, platform
@@ -243,6 +242,10 @@ class ZeroCostEvaluator(Evaluator):
     """
 
     kind = "zc"
+    # The raw score functions this evaluator computes (a subclass brings its own) and the version of their
+    # definitions, part of the identity (None for the six above, whose identity predates versions).
+    score_functions: dict[str, Callable[..., float]] = SCORE_FUNCTIONS
+    definition: str | None = None
 
     def __init__(
         self,
@@ -256,8 +259,8 @@ class ZeroCostEvaluator(Evaluator):
         device: str = "cpu",
     ) -> None:
         super().__init__(space, cache)
-        if metric not in SCORE_FUNCTIONS:
-            raise UnknownName(f"unknown zero-cost metric {metric!r}; valid metrics: {', '.join(ZERO_COST_METRICS)}")
+        if metric not in self.score_functions:
+            raise UnknownName(f"unknown zero-cost metric {metric!r}; valid metrics: {', '.join(self.score_functions)}")
         if reference_sample < 1:
             raise InputError(f"reference_sample must be positive, got {reference_sample}")
         self.metric = metric
@@ -276,6 +279,8 @@ class ZeroCostEvaluator(Evaluator):
             parts.update(batch=self.batch_checksum, reference=self.reference_checksum, seed=seed,
                          platform=platform(str(self.device)))  # fmt: skip
         parts.update(self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES))
+        if self.definition is not None:
+            parts["definition"] = self.definition
         self._raw_identity = parts
         self._identity = {**parts, "reference_sample": f"{reference_sample}@{REFERENCE_SEED}"}
 
@@ -309,7 +314,7 @@ class ZeroCostEvaluator(Evaluator):
                 shape = self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES)
                 model = self.space.build_network(representative, **shape).to(self.device)
                 built = time.perf_counter()
-                raw = float(SCORE_FUNCTIONS[self.metric](model, self.images, self.labels))
+                raw = float(self.score_functions[self.metric](model, self.images, self.labels))
                 seconds = time.perf_counter() - built
             status = STATUS_OK if math.isfinite(raw) else STATUS_NONFINITE
             self._raw_memo[canonical] = ProxyResult(

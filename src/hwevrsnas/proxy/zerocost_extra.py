@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -61,13 +60,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from hwevrsnas.errors import InputError, UnknownName
-from hwevrsnas.proxy.batch import ProxyBatch
-from hwevrsnas.proxy.determinism import pinned_threads
 from hwevrsnas.proxy.presets import Preset
-from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK, ProxyResult
-from hwevrsnas.proxy.rsnas import CIFAR10_CLASSES
 from hwevrsnas.proxy.zerocost import ZeroCostEvaluator, _preserved, _weighted_layers
-from hwevrsnas.spaces import Space
 from hwevrsnas.spaces.nb201 import CONV_KERNEL, SKIP
 from hwevrsnas.spaces.nb201_network import NB201Cell, NB201Network, ResNetBasicBlock
 
@@ -396,52 +390,11 @@ EXTRA_METRICS: tuple[str, ...] = tuple(EXTRA_SCORE_FUNCTIONS)
 # The metrics of `proxy.zerocost` AZ-NAS's four-member rank aggregation uses, in its order.
 AZ_NAS_PROXIES: tuple[str, ...] = ("zc:flops", "zc:az_expressivity", "zc:az_progressivity", "zc:az_trainability")
 
-# A non-static metric of zerocost.py: the base class validates against its own table, and this gives
-# the identity the parts of an image metric (batch, reference, seed, platform); the metric is then replaced.
-_TEMPLATE_METRIC = "snip"
-
-
 class ExtraZeroCostEvaluator(ZeroCostEvaluator):
     """`ZeroCostEvaluator` for the metrics of this module (same seeded representative, same reference-CDF phi)."""
 
-    def __init__(
-        self,
-        space: str | Space,
-        metric: str,
-        batch: ProxyBatch,
-        cache: Any = None,
-        seed: int = 0,
-        reference_sample: int = 200,
-        preset: Preset | None = None,
-        device: str = "cpu",
-    ) -> None:
-        if metric not in EXTRA_SCORE_FUNCTIONS:
-            raise UnknownName(f"unknown extra zero-cost metric {metric!r}; valid metrics: {', '.join(EXTRA_METRICS)}")
-        super().__init__(space, _TEMPLATE_METRIC, batch, cache, seed, reference_sample, preset, device)
-        self.metric = metric
-        for parts in (self._raw_identity, self._identity):
-            parts["metric"] = metric
-            parts["definition"] = f"zerocost_extra/{DEFINITION_VERSION}"
-
-    def raw_result(self, ops: np.ndarray) -> ProxyResult:
-        """The raw score of an architecture's class (its representative, network built after torch.manual_seed(seed))."""
-        canonical = self.space.canonical_key(ops)
-        if canonical not in self._raw_memo:
-            representative = self.space.representative(ops)
-            with pinned_threads():
-                start = time.perf_counter()
-                torch.manual_seed(self.seed)
-                shape = self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES)
-                model = self.space.build_network(representative, **shape).to(self.device)
-                built = time.perf_counter()
-                raw = float(EXTRA_SCORE_FUNCTIONS[self.metric](model, self.images, self.labels))
-                seconds = time.perf_counter() - built
-            status = STATUS_OK if math.isfinite(raw) else STATUS_NONFINITE
-            self._raw_memo[canonical] = ProxyResult(
-                raw, float("nan"), [], seconds, status, raw=raw,
-                extra={"metric": self.metric, "build_seconds": built - start},
-            )  # fmt: skip
-        return self._raw_memo[canonical]
+    score_functions = EXTRA_SCORE_FUNCTIONS
+    definition = f"zerocost_extra/{DEFINITION_VERSION}"
 
 
 def zero_cost_extra(metric: str, context: Any) -> ExtraZeroCostEvaluator:

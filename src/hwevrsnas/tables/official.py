@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import bz2
 import hashlib
-import json
 import logging
 import math
 import pickle
