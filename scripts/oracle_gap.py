@@ -1,7 +1,7 @@
 """Each search method's regret beside the proxy-oracle regret of its proxy (docs/SEARCH.md).
 
     python scripts/oracle_gap.py --runs-dir results/runs \
-        --scores resources/scores/nb201-quick.h5 resources/scores/nb201-zerocost.h5 --out docs/evidence/oracle_gap.md
+        --scores resources/scores/nb201-quick.h5 --out docs/evidence/oracle_gap.md
 
 The proxy-oracle regret of a setting is the regret of the feasible architecture with the best proxy
 score (analysis.fidelity.proxy_oracle_regret): what a perfect search with that proxy would return. A

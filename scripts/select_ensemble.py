@@ -1,6 +1,6 @@
 """Choose the members and weights of `hw-evrsnas-ens` on the select half of the NB201 classes; report the other half.
 
-    python scripts/select_ensemble.py --scores resources/scores/nb201-quick.h5 resources/scores/nb201-zerocost.h5 \
+    python scripts/select_ensemble.py --scores resources/scores/nb201-quick.h5 \
         --tables resources/tables --out docs/ensemble --csv docs/scores/nb201-ens.csv
 
 Writes <out>/selection.csv (every trial's select-half tau), <out>/halves.csv and <out>/ensemble.md (the
