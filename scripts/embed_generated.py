@@ -39,8 +39,8 @@ def embedded(text: str) -> str:
 
 
 def docs() -> list[Path]:
-    """The README and every Markdown file under docs/ (generated outputs themselves excluded: they hold no regions)."""
-    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    """The README, every Markdown file in docs/ and the READMEs of its folders (generated outputs hold no regions)."""
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "docs").glob("*/README.md"))]
 
 
 def main() -> int:

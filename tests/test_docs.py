@@ -1,4 +1,4 @@
-"""The docs: every generated region is current, and every relative link of README.md and docs/*.md exists."""
+"""The docs: every generated region is current, and every relative link of README.md, docs/*.md and docs/*/README.md exists."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_generated_regions_are_current() -> None:
 
 def test_relative_links_resolve() -> None:
     broken = []
-    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "docs").glob("*/README.md"))]:
         for target in LINK.findall(doc.read_text()):
             path = (doc.parent / target).resolve()
             # A link out of the repository breaks on a plain clone even where it resolves here.

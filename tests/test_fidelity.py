@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from hwevrsnas.analysis.fidelity import (
-    class_frame, fidelity_table, proxy_oracle_regret, summary_markdown, with_rank_means,
+    AZ_NAS_MEMBERS, az_nas_column, class_frame, fidelity_table, proxy_oracle_regret, summary_markdown, with_rank_means,
 )  # fmt: skip
 from hwevrsnas.spaces import nb201 as nb201_space
 
@@ -101,3 +101,17 @@ def test_oracle_gap_joins_each_method_with_its_proxy_on_the_same_settings() -> N
     assert gap.loc["a", "regret"] == pytest.approx(1.25) and gap.loc["a", "proxy_oracle_regret"] == pytest.approx(0.75)
     assert gap.loc["a", "search_share"] == pytest.approx(0.5) and gap.loc["a", "at_least_oracle"] == pytest.approx(0.5)
     assert gap.loc["b", "at_least_oracle"] == 1.0
+
+
+def test_az_nas_column_ranks_flops_and_its_members_over_the_non_degenerate_classes(classes: pd.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame({m: rng.normal(size=len(classes)) for m in AZ_NAS_MEMBERS})
+    scores.iloc[3, 2] = np.nan  # a non-finite member (e.g. an identity cell's trainability) ranks lowest
+    column = az_nas_column(scores, classes)
+    live = ~classes["degenerate"].to_numpy()
+    assert np.isnan(column[~live]).all() and not np.isnan(column[live]).any()
+    n = int(live.sum())
+    members = [classes["flops"].to_numpy()[live]] + [scores[m].to_numpy()[live] for m in AZ_NAS_MEMBERS]
+    members[3] = np.where(np.isnan(members[3]), -np.inf, members[3])
+    expected = sum(np.log(stats.rankdata(values) / n) for values in members)
+    assert np.array_equal(column[live], expected)

@@ -33,6 +33,7 @@ from hwevrsnas.proxy.zerocost_extra import (
     trainability_term,
     zico,
 )
+from hwevrsnas.spaces import get_space
 from hwevrsnas.spaces.nb201 import AVGPOOL, CONV1, CONV3, EDGES, NONE, SKIP
 from hwevrsnas.spaces.nb201_network import NB201Network
 
@@ -455,3 +456,36 @@ def test_az_nas_aggregate_ranks_the_consistent_architecture_first() -> None:
 def test_archs_use_every_op() -> None:
     used = {op for ops in ARCHS for op in ops}
     assert {NONE, SKIP, CONV1, CONV3, AVGPOOL} <= used
+
+
+@pytest.mark.parametrize("order", [("az_expressivity", "az_trainability", "az_progressivity"),
+                                   ("az_progressivity", "az_expressivity", "az_trainability")])  # fmt: skip
+def test_shared_pass_values_equal_separate_computations_bit_for_bit(batch: ProxyBatch, order, monkeypatch) -> None:
+    """The AZ-NAS members, and grad_norm and snip, are each one pass: whichever member an evaluator asks first, each
+    value equals its own function's on a freshly seeded network, and the pass runs once per class."""
+    from hwevrsnas.proxy import zerocost, zerocost_extra
+
+    calls = []
+
+    def counted(function):
+        def run(model, images, labels):
+            calls.append(function.__name__)
+            return function(model, images, labels)
+
+        run.__qualname__ = f"counted-{function.__name__}-{order[0]}"  # a memo of its own for each parametrisation
+        return run
+
+    az_pass, gradient_pass = counted(zerocost_extra.az_nas_members), counted(zerocost.loss_gradient_scores)
+    monkeypatch.setattr(ExtraZeroCostEvaluator, "shared_passes", dict.fromkeys(ExtraZeroCostEvaluator.shared_passes, az_pass))
+    monkeypatch.setattr(ZeroCostEvaluator, "shared_passes", dict.fromkeys(("grad_norm", "snip"), gradient_pass))
+    metrics = [*order, *(("snip", "grad_norm") if order[0] == "az_expressivity" else ("grad_norm", "snip"))]
+    for ops in ARCHS[:3]:
+        ops = np.array(ops, dtype=np.uint8)
+        for metric in metrics:
+            kind = ExtraZeroCostEvaluator if metric.startswith("az_") else ZeroCostEvaluator
+            raw = kind("nb201", metric, batch, seed=1, preset=SMALL).raw_result(ops).raw
+            torch.manual_seed(1)
+            model = NB201Network(get_space("nb201").representative(ops), C=SMALL.C, N=SMALL.N)
+            function = EXTRA_SCORE_FUNCTIONS.get(metric) or SCORE_FUNCTIONS[metric]
+            assert raw == function(model, batch.images, batch.labels), metric
+    assert calls.count("az_nas_members") == 3 and calls.count("loss_gradient_scores") == 3

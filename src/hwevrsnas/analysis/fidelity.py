@@ -7,7 +7,8 @@ of its member architectures (NB201 trained isomorphic twins separately; their me
 estimate of the network's accuracy). Proxies: every proxy of the tables (representation
 similarity: its score; zero-cost: its raw value, since their score is a rank over a 200-sample
 reference and ties), #params and FLOPs of the class representative (C=16, N=5, NB201's counts),
-and `<proxy>+params` for each trained proxy, the mean of its and #params' ranks over the same classes.
+and `<proxy>+params` for each trained proxy, the mean of its and #params' ranks over the same classes;
+`az-nas` when the tables hold AZ-NAS's three members: its rank aggregate with FLOPs over the classes.
 
 Reported per proxy and dataset (CIFAR-10; CIFAR-100 and ImageNet16-120 as transfer: the proxies
 are computed on CIFAR-10 images against a CIFAR-10 reference):
@@ -40,6 +41,9 @@ SUBSETS = ("all", "top half", "top 10%")
 PRECISION_AT = (0.01, 0.05)
 TOP_K = 10
 QUANTILES = tuple(round(0.1 * i, 1) for i in range(1, 10))
+# AZ-NAS (Lee & Ham, CVPR 2024): its rank aggregate of FLOPs and its three zero-cost members, when a table has them.
+AZ_NAS = "az-nas"
+AZ_NAS_MEMBERS = ("zc:az_expressivity", "zc:az_progressivity", "zc:az_trainability")
 
 
 def class_frame(table: Any) -> pd.DataFrame:
@@ -78,6 +82,17 @@ def with_rank_means(scores: pd.DataFrame, partner: str = "params") -> pd.DataFra
         combined = pd.Series(np.nan, index=out.index)
         combined[both] = (out.loc[both, column].rank() + out.loc[both, partner].rank()) / 2
         out[f"{column}+{partner}"] = combined
+    return out
+
+
+def az_nas_column(scores: pd.DataFrame, classes: pd.DataFrame) -> np.ndarray:
+    """AZ-NAS's rank aggregate of FLOPs and its three members, ranked over the non-degenerate classes (NaN for the
+    others), as AZ-NAS ranks the architectures it is given."""
+    from hwevrsnas.proxy.zerocost_extra import az_nas_rank_aggregate
+
+    live = ~classes["degenerate"].to_numpy()
+    out = np.full(len(classes), np.nan)
+    out[live] = az_nas_rank_aggregate([classes["flops"].to_numpy()[live], *(scores[m].to_numpy()[live] for m in AZ_NAS_MEMBERS)])
     return out
 
 
@@ -247,12 +262,14 @@ def full_space_fidelity(
     scores["params"] = classes["params"]
     scores = pd.concat([scores, with_rank_means(scores[[*trained, "params"]]).drop(columns=[*trained, "params"])], axis=1)
     scores["flops"] = classes["flops"]
+    if all(member in scores for member in AZ_NAS_MEMBERS):
+        scores[AZ_NAS] = az_nas_column(scores, classes)
     fidelity = fidelity_table(scores, classes, n_boot, seed)
     oracle = proxy_oracle_regret(scores, classes, nb201_table, hwnasbench_slices())
     return fidelity, oracle
 
 
 __all__ = [
-    "DATASETS", "QUANTILES", "class_frame", "fidelity_table", "full_space_fidelity", "hwnasbench_slices", "oracle_gap_table",
+    "AZ_NAS", "DATASETS", "az_nas_column", "QUANTILES", "class_frame", "fidelity_table", "full_space_fidelity", "hwnasbench_slices", "oracle_gap_table",
     "proxy_oracle_regret", "proxy_scores", "summary_markdown", "with_rank_means",
 ]  # fmt: skip

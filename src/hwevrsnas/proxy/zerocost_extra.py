@@ -231,6 +231,11 @@ def az_trainability(model: nn.Module, images: Tensor, labels: Tensor | None = No
     return az_nas_scores(model, images, labels, members=("trainability",))["trainability"]
 
 
+def az_nas_members(model: nn.Module, images: Tensor, labels: Tensor | None = None) -> dict[str, float]:
+    """The three AZ-NAS members from one pass (each equal to its own function's value)."""
+    return {f"az_{member}": value for member, value in az_nas_scores(model, images, labels).items()}
+
+
 def az_nas_rank_aggregate(columns: Sequence[np.ndarray] | dict[str, np.ndarray]) -> np.ndarray:
     """AZ-NAS's non-linear rank aggregation: sum over members of log(rank / n), ranks ascending (ties averaged).
 
@@ -394,6 +399,7 @@ class ExtraZeroCostEvaluator(ZeroCostEvaluator):
     """`ZeroCostEvaluator` for the metrics of this module (same seeded representative, same reference-CDF phi)."""
 
     score_functions = EXTRA_SCORE_FUNCTIONS
+    shared_passes = {f"az_{member}": az_nas_members for member in AZ_MEMBERS}
     definition = f"zerocost_extra/{DEFINITION_VERSION}"
 
 
