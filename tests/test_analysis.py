@@ -320,6 +320,33 @@ def test_budgets_expand_runs_and_the_anytime_table_counts_them(run_files: list[P
     assert at20["regret_penalised_lo"] <= at20["regret_penalised_mean"] <= at20["regret_penalised_hi"]
     reach = reach_table(table, targets=(100.0, -1.0)).set_index(["method", "target_regret"])
     assert reach.loc[("oracle", 100.0), "budget"] == 5 and pd.isna(reach.loc[("oracle", -1.0), "budget"])
+    traced = table.groupby("method")["trajectory"].first()
+    assert not traced["oracle"] and traced["rea-valid12"] and traced.drop("oracle").all()
+
+
+def test_the_anytime_plot_draws_answers_without_a_trajectory_as_levels_and_names_those_above_the_axis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hwevrsnas.analysis import plots
+
+    budgets = [25, 100, 400]
+    frame = pd.DataFrame(
+        [{"method": "ga", "budget": b, "n": 9, "regret_penalised_mean": m, "regret_penalised_lo": m - 0.5,
+          "regret_penalised_hi": m + 0.5, "trajectory": True} for b, m in zip(budgets, [4.0, 2.0, 1.5])]
+        + [{"method": "multi", "budget": b, "n": 9, "regret_penalised_mean": 1.7, "regret_penalised_lo": 1.5,
+            "regret_penalised_hi": 1.9, "trajectory": False} for b in budgets]
+        + [{"method": "far", "budget": b, "n": 9, "regret_penalised_mean": 8.5, "regret_penalised_lo": 6.4,
+            "regret_penalised_hi": 11.0, "trajectory": False} for b in budgets]
+    )  # fmt: skip
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, stem: figures.append(fig) or [])
+    plots.plot_anytime(frame, tmp_path / "anytime")
+    (ax,) = figures[0].axes
+    lines = {line.get_label().split(" ")[0]: line for line in ax.get_lines()}
+    assert set(lines) == {"ga", "multi"}
+    assert lines["ga"].get_marker() != "None" and lines["multi"].get_linestyle() == "--"
+    assert lines["multi"].get_marker() == "None" and "no trajectory" in lines["multi"].get_label()
+    assert ax.get_ylim()[1] == pytest.approx(4.5 * 1.05) and "far 8.50" in ax.get_title()
 
 
 # ---- multi-threshold runs --------------------------------------------------------------------------------
@@ -638,3 +665,15 @@ def test_fidelity_plot_names_each_score_and_has_no_empty_panel(tmp_path: Path, m
     first = [p.read_bytes() for p in paths]
     plot_fidelity(tmp_path / "scores.csv", tmp_path / "fid")
     assert [p.read_bytes() for p in paths] == first
+
+
+def test_labels_sharing_a_colour_get_markers_that_do_not_look_alike() -> None:
+    from hwevrsnas.analysis.plots import COLORS, style_of
+
+    labels = [f"method-{i:02d}" for i in range(2 * len(COLORS))]
+    styles = style_of(labels)
+    assert len(set(styles.values())) == len(labels)
+    look_alike = {"o": "o", "h": "o", "s": "s", "p": "s"}
+    for first, second in zip(labels[: len(COLORS)], labels[len(COLORS):]):
+        (colour, marker), (colour2, marker2) = styles[first], styles[second]
+        assert colour == colour2 and look_alike.get(marker, marker) != look_alike.get(marker2, marker2)

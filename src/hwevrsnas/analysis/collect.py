@@ -319,7 +319,8 @@ def at_budgets(df: pd.DataFrame, records: Sequence[dict[str, Any]], budgets: Seq
     A run that stopped earlier (the GA's own stop, or a smaller budget) keeps its final answer at larger
     budgets; a method without a trajectory (the oracle, and the multi-threshold methods, whose records hold no
     `anytime`) has its final answer at every budget, with its own `unique_evaluations`. `seconds` is the
-    summed proxy seconds at that point (its cost as if run alone), `unique_evaluations` the evaluations spent.
+    summed proxy seconds at that point (its cost as if run alone), `unique_evaluations` the evaluations spent,
+    `trajectory` whether the answer was read from a trajectory.
     """
     rows = []
     for (_, row), record in zip(df.iterrows(), records):
@@ -327,6 +328,7 @@ def at_budgets(df: pd.DataFrame, records: Sequence[dict[str, Any]], budgets: Seq
         for budget in sorted(set(int(b) for b in budgets)):
             out = row.to_dict()
             out["budget"] = budget
+            out["trajectory"] = bool(anytime)
             if anytime:
                 entry = anytime[min(budget, len(anytime)) - 1]
                 out.update(index=entry["index"], feasible=entry["feasible"], test_accuracy=_number(entry["test_accuracy"]),

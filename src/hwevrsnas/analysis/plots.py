@@ -21,6 +21,8 @@ import pandas as pd
 from hwevrsnas.atomic import write_bytes
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+# The jump of the markers when the colours wrap round: "h" and "p" (the 11th and 12th) read as "o" and "s".
+MARKER_JUMP = 5
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 STYLE = {"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "figure.dpi": 100, "savefig.dpi": 150}
 SETTING_FIELDS = ("space", "dataset", "cost_dataset", "device", "metric", "threshold")
@@ -49,9 +51,12 @@ def save_figure(fig: Any, out_stem: Path | str) -> list[Path]:
 
 
 def style_of(labels: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """(color, marker) of each label, assigned in sorted order so a label keeps its style across figures."""
+    """(color, marker) of each label, assigned in sorted order so a label keeps its style across figures.
+
+    Once the colours repeat, the markers jump ahead, so a repeated colour never comes with a look-alike marker."""
     ordered = sorted(set(labels))
-    return {label: (COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]) for i, label in enumerate(ordered)}
+    return {label: (COLORS[i % len(COLORS)], MARKERS[(i + MARKER_JUMP * (i // len(COLORS))) % len(MARKERS)])
+            for i, label in enumerate(ordered)}  # fmt: skip
 
 
 def pareto_front(cost: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -321,26 +326,47 @@ def plot_history(
 
 
 def plot_anytime(anytime: pd.DataFrame, out_stem: Path | str) -> list[Path]:
-    """Mean penalised regret at each budget per method, with its bootstrap 95 % interval (the anytime table)."""
+    """Mean penalised regret at each budget per method, with its bootstrap 95 % interval (the anytime table).
+
+    A method without a trajectory (`trajectory` False: the oracle, multi-threshold runs) has one answer whatever the
+    budget: a dashed level without markers or band. The y axis spans the methods with a trajectory; a level above it
+    is named at the top instead of stretching the axis."""
     import matplotlib
 
     styles = style_of(list(anytime["method"]))
+    traced = anytime["trajectory"] if "trajectory" in anytime else pd.Series(True, index=anytime.index)
     with matplotlib.rc_context(STYLE):
-        fig = _figure(4.8, 3.4)
+        fig = _figure(7.2, 3.8)
         ax = fig.subplots()
+        top = float(anytime.loc[traced, "regret_penalised_hi"].max()) if traced.any() else None
+        off_scale = []
         for label, part in anytime.groupby("method", sort=True):
             part = part.sort_values("budget")
             color, marker = styles[label]
-            ax.plot(part["budget"], part["regret_penalised_mean"], color=color, marker=marker, markersize=4,
-                    linewidth=1, label=f"{label} (n={int(part['n'].iloc[0])})")  # fmt: skip
-            ax.fill_between(part["budget"], part["regret_penalised_lo"], part["regret_penalised_hi"], color=color,
-                            alpha=0.15, linewidth=0)  # fmt: skip
+            n = int(part["n"].iloc[0])
+            if traced[part.index].all():
+                ax.plot(part["budget"], part["regret_penalised_mean"], color=color, marker=marker, markersize=4,
+                        linewidth=1, label=f"{label} (n={n})")  # fmt: skip
+                ax.fill_between(part["budget"], part["regret_penalised_lo"], part["regret_penalised_hi"], color=color,
+                                alpha=0.15, linewidth=0)  # fmt: skip
+                continue
+            level = float(part["regret_penalised_mean"].iloc[-1])
+            if top is not None and level > top:
+                off_scale.append(f"{label} {level:.2f}")
+                continue
+            ax.plot(part["budget"], part["regret_penalised_mean"], color=color, linestyle="--", linewidth=1,
+                    label=f"{label} (n={n}; final answer, no trajectory)")  # fmt: skip
+        if top is not None:
+            ax.set_ylim(bottom=min(0.0, float(anytime["regret_penalised_lo"].min())), top=top * 1.05)
         ax.set_xscale("log")
         ax.set_xlabel("unique evaluations (budget)")
         ax.set_ylabel("regret, infeasible at worst (points)")
-        ax.set_title("regret vs search budget: mean and 95 % interval over settings and seeds")
+        title = "regret vs search budget: mean and 95 % interval over settings and seeds"
+        if off_scale:
+            title += "\nabove the axis (final answer, no trajectory): " + ", ".join(off_scale)
+        ax.set_title(title)
         ax.grid(True, linewidth=0.3, alpha=0.5)
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         return save_figure(fig, out_stem)
 
 

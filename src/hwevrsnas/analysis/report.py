@@ -225,7 +225,9 @@ def aggregate(
 
     if budgets:
         anytime = anytime_table(at_budgets(df, records, budgets))
-        written += write_table(anytime, out_dir / ANYTIME_TABLE, ANYTIME_FLOATFMT, title="Regret vs search budget")
+        display = anytime.drop(columns="trajectory")  # the notes name the methods without one
+        written += write_table(anytime, out_dir / ANYTIME_TABLE, ANYTIME_FLOATFMT, display=display,
+                               title="Regret vs search budget")  # fmt: skip
         reach = reach_table(anytime)
         written += write_table(reach, out_dir / REACH_TABLE, {"*": ".3g"}, title="Budget to reach a regret")
         written += plot_anytime(anytime, plots_dir / ANYTIME_PLOT)

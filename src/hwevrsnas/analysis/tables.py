@@ -455,7 +455,8 @@ REACH_TARGETS = (2.0, 1.0, 0.5)
 
 def anytime_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per method and budget, over every setting and seed: feasibility, regret (feasible answers) and penalised
-    regret with percentile-bootstrap 95 % intervals, and the proxy seconds spent."""
+    regret with percentile-bootstrap 95 % intervals, the proxy seconds spent, and whether every run of the method had
+    a trajectory (`trajectory`; False: the final answers, repeated at every budget)."""
     rows = []
     df = df[df["status"] != "not_applicable"]
     for (label, budget), part in df.groupby(["label", "budget"], sort=True):
@@ -467,6 +468,7 @@ def anytime_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.Dat
             row[f"{metric}_mean"] = float(values.mean()) if values.size else math.nan
             row[f"{metric}_lo"], row[f"{metric}_hi"] = bootstrap_ci(values, n_boot, seed)
         row["seconds_mean"] = float(part["seconds"].astype(float).mean())
+        row["trajectory"] = bool(part["trajectory"].all()) if "trajectory" in part else True
         rows.append(row)
     out = pd.DataFrame(rows)
     out.attrs["notes"] = [
