@@ -199,7 +199,8 @@ def test_the_published_ensemble_scores_follow_from_the_published_member_scores()
     rows = np.array([position[space.canonical_key(nb201.arch_to_ops(a))] for a in published["arch"]])
     degenerate = nb201.degenerate_mask(reps)
     assert len(rows) == len(set(rows)) == int((~degenerate).sum())  # every non-degenerate class once
-    np.testing.assert_array_equal(published["score"].to_numpy(), ensemble_scores(values, ENSEMBLE_WEIGHTS)[rows])
+    # To the last bits only on the CPU that wrote the file: numpy's vectorised log and exp round by the CPU's ISA.
+    np.testing.assert_allclose(published["score"].to_numpy(), ensemble_scores(values, ENSEMBLE_WEIGHTS)[rows], rtol=1e-13, atol=0)
     np.testing.assert_array_equal(published["half"].to_numpy(dtype=object), split_halves(degenerate)[rows])
 
 

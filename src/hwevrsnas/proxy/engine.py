@@ -10,11 +10,12 @@ loss are computed per candidate from its own slice, with the single path's code;
 sum of the per-candidate losses, so every candidate's gradient and SGD update are exactly its own.
 Each candidate starts from the parameters of its single-path network, built from the same seed.
 
-On the CPU (oneDNN, one thread) a grouped convolution computes each group with the same arithmetic as
-a convolution of that group alone, and the other operations act element by element or channel by
-channel, so the engine's results equal the single path's bit for bit, whatever the other candidates
-are (tests/test_engine.py checks both, and agreement in float64 against the plain module path). On a
-GPU that equality is not guaranteed (cuDNN picks its algorithms by shape); there the engine is the
+On the CPU each candidate's convolutions run as separate calls on its own channels (oneDNN's grouped
+kernels sum in an order that depends on the number of groups and on the CPU: with AVX2 only the 1x1
+and stem convolutions did, with AVX-512 the 3x3 ones too), and the other operations act element by
+element or channel by channel, so the engine's results equal the single path's bit for bit, whatever
+the other candidates are (tests/test_engine.py checks both, and agreement in float64 against the
+plain module path with every convolution grouped). On a GPU that equality is not guaranteed (cuDNN picks its algorithms by shape); there the engine is the
 faster path by far, which is where batching pays (ENGINE-NOTES.md): a step costs a few hundred kernel
 launches for all K candidates instead of that many per candidate.
 """
@@ -124,7 +125,7 @@ class StackedNB201:
         self, networks: Sequence[NB201Network], device: torch.device | str = "cpu", split: bool | None = None
     ) -> None:
         self.device = torch.device(device)
-        # Per-candidate pointwise convolutions on the CPU, where that makes results companion-independent;
+        # Per-candidate convolutions on the CPU, where that makes results equal to the single path's on any ISA;
         # on a GPU, where cuDNN gives no such guarantee anyway, one grouped call is the point of batching.
         self.split = self.device.type == "cpu" if split is None else split
         self.K = len(networks)
@@ -257,15 +258,14 @@ class StackedNB201:
         return logits, per_candidate
 
     def _conv(self, x: Tensor, weight: Tensor, groups: int, stride: int = 1, padding: int = 0) -> Tensor:
-        """A grouped convolution; with `split`, the groups of a 1x1 or 3-channel-input convolution one at a time.
+        """A grouped convolution; with `split`, one convolution per group (candidate).
 
-        oneDNN computes the weight gradient of a grouped 1x1 convolution, and of one with 3 input channels
-        per group (the stem), in an order that depends on the number of groups; the 3x3 convolutions
-        between feature maps do not (tests/test_engine.py). Running those per candidate keeps every
-        candidate's arithmetic independent of its companions, at the price of more, smaller calls.
+        oneDNN computes a grouped convolution's weight gradient in an order that depends on the number of
+        groups and on the CPU's vector ISA. Running each candidate's convolution alone gives it the single
+        path's arithmetic whatever its companions, at the price of more, smaller calls.
         """
         width_in = x.shape[1] // groups
-        if not self.split or groups == 1 or (weight.shape[-1] != 1 and width_in != 3):
+        if not self.split or groups == 1:
             return F.conv2d(x, weight, None, stride, padding, 1, groups)
         width_out = weight.shape[0] // groups
         parts = [

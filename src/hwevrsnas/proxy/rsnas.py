@@ -7,7 +7,7 @@ Degenerate cells (output independent of the input) get the worst score without t
 
 Two engines train the networks: `single` (trainer.train_and_score, one network at a time) and, for
 NB201, `stacked` (proxy.engine, `stack` networks in one set of tensor operations). On the CPU both
-give the same bits (tests/test_engine.py), the single one faster (scripts/bench_engine.py), so a
+give the same bits (tests/test_engine.py), the single one faster (scripts/bench_proxy.py), so a
 CPU score's identity names `single` whichever ran; on a GPU they are different float orders and the
 identity names the engine. `auto` picks `single` on the CPU and `stacked` on a GPU.
 """
