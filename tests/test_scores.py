@@ -40,9 +40,13 @@ def test_shard_rows_partition_the_classes() -> None:
             shard_rows(10, bad)
 
 
-def test_shards_merge_to_the_content_of_one_build(tmp_path: Path, nb201_h5: Path, capsys) -> None:
-    whole = ScoreTable.open(build(tmp_path, nb201_h5.parent, "whole"))
+def test_shards_merge_to_the_content_of_one_build(tmp_path: Path, nb201_h5: Path, capsys, caplog) -> None:
+    with caplog.at_level("INFO", logger="hwevrsnas"):
+        whole = ScoreTable.open(build(tmp_path, nb201_h5.parent, "whole"))
     assert whole.complete and whole.rows == 6466
+    # Without a bar (the workflow's rules), the log shows the progress, chunk by chunk, up to every class.
+    progress = [r.getMessage() for r in caplog.records if " of 6466 classes scored" in r.getMessage()]
+    assert len(progress) > 1 and progress[-1] == "toy: 6466 of 6466 classes scored"
     shards = [build(tmp_path, nb201_h5.parent, f"s{i}", "--shard", f"{i}/3") for i in (3, 1, 2)]
     out = tmp_path / "merged.h5"
     assert main(["scores", "merge", *map(str, shards), "--out", str(out)]) == 0

@@ -123,6 +123,8 @@ def run_build(args: argparse.Namespace) -> int:
             part = evaluator.evaluate_many(representatives[start : start + chunk])
             results += part
             bar.update(len(part))
+            # The workflow's rules run without a bar (--no-progress): their logs get the progress instead.
+            log.info("%s: %d of %d classes scored", spec.name, len(results), len(representatives))
         bar.close()
         proxies[spec.name] = ProxyColumns.from_results(
             spec.name, evaluator.identity(), spec.description, evaluator.name, results
