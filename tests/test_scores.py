@@ -164,3 +164,33 @@ def test_a_complete_table_serves_a_search_without_torch_and_with_the_same_bytes(
     assert (tmp_path / "served.json").read_bytes() == (tmp_path / "attached.json").read_bytes()
     record = load_result(tmp_path / "served.json")
     assert record["fresh_evaluations"] == 0 and record["evaluator"]["identity"] == built.identity
+
+
+# ---- the published zero-cost tables (docs/scores): rows the code recomputes -----------------------------------------
+DOCS_SCORES = Path(__file__).resolve().parents[1] / "docs" / "scores"
+# Rows 5 (an identity cell: trainability -inf), 1000 and 4321 of each file; the index column names the architecture.
+PUBLISHED_ROWS = [5, 1000, 4321]
+# The files were written on other CPUs (docs/scores/README.md names them); a vector ISA rounds the reductions
+# differently, so agreement is to a relative 1e-4, not to the bit.
+ACROSS_PLATFORMS = 1e-4
+
+
+@pytest.mark.parametrize("name", ["nb201-zerocost.csv", "nb201-extra.csv"])
+def test_published_zero_cost_rows_are_what_the_code_computes(name, mirror, tmp_path) -> None:
+    """The raw value of each metric column, recomputed from the architecture (as `scores build` computes it)."""
+    import functools
+
+    import pandas as pd
+
+    from hwevrsnas.proxy import ProxyContext, get_proxy
+    from hwevrsnas.proxy.batch import load_or_build_batch
+    from hwevrsnas.proxy.presets import get_preset
+    from hwevrsnas.spaces import nb201
+
+    published = pd.read_csv(DOCS_SCORES / name).iloc[PUBLISHED_ROWS]
+    preset = get_preset("quick")
+    context = ProxyContext("nb201", preset, functools.partial(load_or_build_batch, preset, mirror, tmp_path / "proxy"))
+    for metric in published.columns[3:]:
+        evaluator = get_proxy(f"zc:{metric}").make(context)
+        computed = [evaluator.raw_result(nb201.arch_to_ops(arch)).raw for arch in published["arch"]]
+        np.testing.assert_allclose(computed, published[metric], rtol=ACROSS_PLATFORMS, err_msg=f"{name}: {metric}")
