@@ -175,7 +175,7 @@ PUBLISHED_ROWS = [5, 1000, 4321]
 ACROSS_PLATFORMS = 1e-4
 
 
-@pytest.mark.parametrize("name", ["nb201-zerocost.csv", "nb201-extra.csv"])
+@pytest.mark.parametrize("name", ["nb201-zerocost.csv", "nb201-extra.csv", "nb201-zico.csv"])
 def test_published_zero_cost_rows_are_what_the_code_computes(name, mirror, tmp_path) -> None:
     """The raw value of each metric column, recomputed from the architecture (as `scores build` computes it)."""
     import functools
