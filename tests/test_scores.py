@@ -168,29 +168,37 @@ def test_a_complete_table_serves_a_search_without_torch_and_with_the_same_bytes(
 
 # ---- the published zero-cost tables (docs/scores): rows the code recomputes -----------------------------------------
 DOCS_SCORES = Path(__file__).resolve().parents[1] / "docs" / "scores"
-# Rows 5 (an identity cell: trainability -inf), 1000 and 4321 of each file; the index column names the architecture.
+# Rows 5 (an identity cell: trainability -inf), 1000 and 4321 of each file, recomputed from their arch column.
 PUBLISHED_ROWS = [5, 1000, 4321]
 # The files were written on other CPUs (docs/scores/README.md names them); a vector ISA rounds the reductions
 # differently, so agreement is to a relative 1e-4, not to the bit.
 ACROSS_PLATFORMS = 1e-4
 
 
-@pytest.mark.parametrize("name", ["nb201-zerocost.csv", "nb201-extra.csv", "nb201-zico.csv"])
-def test_published_zero_cost_rows_are_what_the_code_computes(name, mirror, tmp_path) -> None:
-    """The raw value of each metric column, recomputed from the architecture (as `scores build` computes it)."""
+@pytest.fixture(scope="module")
+def quick_context(mirror, tmp_path_factory):
+    """A proxy context on the `quick` preset's batch, built once from the mirror for the files below."""
     import functools
 
-    import pandas as pd
-
-    from hwevrsnas.proxy import ProxyContext, get_proxy
+    from hwevrsnas.proxy import ProxyContext
     from hwevrsnas.proxy.batch import load_or_build_batch
     from hwevrsnas.proxy.presets import get_preset
+
+    preset = get_preset("quick")
+    batch_dir = tmp_path_factory.mktemp("proxy")
+    return ProxyContext("nb201", preset, functools.partial(load_or_build_batch, preset, mirror, batch_dir))
+
+
+@pytest.mark.parametrize("name", ["nb201-zerocost.csv", "nb201-extra.csv", "nb201-zico.csv"])
+def test_published_zero_cost_rows_are_what_the_code_computes(name, quick_context) -> None:
+    """The raw value of each metric column, recomputed from the architecture (as `scores build` computes it)."""
+    import pandas as pd
+
+    from hwevrsnas.proxy import get_proxy
     from hwevrsnas.spaces import nb201
 
     published = pd.read_csv(DOCS_SCORES / name).iloc[PUBLISHED_ROWS]
-    preset = get_preset("quick")
-    context = ProxyContext("nb201", preset, functools.partial(load_or_build_batch, preset, mirror, tmp_path / "proxy"))
     for metric in published.columns[3:]:
-        evaluator = get_proxy(f"zc:{metric}").make(context)
+        evaluator = get_proxy(f"zc:{metric}").make(quick_context)
         computed = [evaluator.raw_result(nb201.arch_to_ops(arch)).raw for arch in published["arch"]]
         np.testing.assert_allclose(computed, published[metric], rtol=ACROSS_PLATFORMS, err_msg=f"{name}: {metric}")
