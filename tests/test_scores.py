@@ -202,3 +202,34 @@ def test_published_zero_cost_rows_are_what_the_code_computes(name, quick_context
         evaluator = get_proxy(f"zc:{metric}").make(quick_context)
         computed = [evaluator.raw_result(nb201.arch_to_ops(arch)).raw for arch in published["arch"]]
         np.testing.assert_allclose(computed, published[metric], rtol=ACROSS_PLATFORMS, err_msg=f"{name}: {metric}")
+
+
+@pytest.mark.slow
+def test_the_lane_builder_scores_whole_jobs_and_probes_reproducibility(mirror, nb201_h5, tmp_path) -> None:
+    import subprocess
+    import sys
+    import tarfile
+
+    out = tmp_path / "out"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_score_table.py"
+    subprocess.run([
+        sys.executable, str(script), "--preset", "tiny", "--device", "cpu", "--stack", "4", "--lanes", "2",
+        "--limit", "2", "--tables", str(nb201_h5.parent), "--batch-dir", str(tmp_path / "proxy"),
+        "--sources", str(mirror), "--out", str(out),
+    ], check=True)  # fmt: skip
+    with tarfile.open(out / "jobs.tar") as tar:
+        tar.extractall(tmp_path / "jobs", filter="data")
+    sys.path.insert(0, str(script.parent))
+    try:
+        from build_score_table import jobs_of
+    finally:
+        sys.path.remove(str(script.parent))
+    expected = jobs_of(6466, 4, 2)[:2]
+    tables = [ScoreTable.open(tmp_path / "jobs" / f"job-{i:04d}.h5") for i in range(2)]
+    assert [list(t.positions) for t in tables] == [list(rows) for rows in expected]
+    assert all(len(rows) == 8 for rows in expected) and expected[0].start % 8 == 0
+    probe = json.loads((out / "probe.json").read_text())
+    # On the CPU a score depends on nothing but its class: equal bits again, and in half-size stacks.
+    assert probe["repeat_bitwise_equal"] and probe["half_stack_max_abs_diff"] == 0.0
+    assert "finished 2 of 2 jobs, 16 classes" in (out / "build.log").read_text()
+

@@ -82,13 +82,13 @@ def select_classes(space: Any, archs: str | None, shard: str | None, tables: str
         return np.arange(len(classes))[rows.start : rows.stop], classes[rows.start : rows.stop]
     if shard:
         raise InputError("give --shard or --archs, not both")
-    position = {space.canonical_key(ops): i for i, ops in enumerate(classes)} if classes is not None else {}
     chosen: dict[str, Any] = {}
     for text in _arch_list(archs):
         ops = space.representative(parse_arch(space, text, tables))
         chosen.setdefault(space.canonical_key(ops), ops)
-    keys = sorted(chosen, key=lambda key: position.get(key, -1))
-    return np.array([position.get(key, -1) for key in keys]), np.array([chosen[key] for key in keys], dtype=np.uint8)
+    rows = {key: -1 if classes is None else space.class_position(ops) for key, ops in chosen.items()}
+    keys = sorted(chosen, key=rows.__getitem__)
+    return np.array([rows[key] for key in keys]), np.array([chosen[key] for key in keys], dtype=np.uint8)
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -28,6 +28,11 @@ def _as_matrix(x: Tensor) -> Tensor:
     return x.reshape(x.shape[0], -1)
 
 
+def centered_grams(m: Tensor) -> Tensor:
+    """The centred Gram matrices (K, N, N) of K feature matrices m (K, N, D): `centered_gram` of each, in one pass."""
+    return _centered_gram_of_matrix(m)
+
+
 def gram(x: Tensor) -> Tensor:
     """The linear-kernel Gram matrix K = X X^T (N x N) of activations x (N, ...)."""
     m = _as_matrix(x)
@@ -36,29 +41,38 @@ def gram(x: Tensor) -> Tensor:
 
 def centered_gram(x: Tensor) -> Tensor:
     """The centred Gram matrix HKH = (HX)(HX)^T of activations x (N, ...)."""
-    m = _as_matrix(x)
-    centred = m - m.mean(dim=0, keepdim=True)
+    return _centered_gram_of_matrix(_as_matrix(x))
+
+
+def _centered_gram_of_matrix(m: Tensor) -> Tensor:
+    """(HM)(HM)^T of m (..., N, D), centring over N; leading dimensions are independent matrices."""
+    centred = m - m.mean(dim=-2, keepdim=True)
     # A constant feature leaves rounding residue (~ulp of its value) after subtracting a float
     # mean; for an all-constant representation that residue would be scored as if it were
     # signal. Residue below what the column's precision can resolve is therefore zeroed.
-    tolerance = m.shape[0] * torch.finfo(m.dtype).eps * m.detach().abs().amax(dim=0)
-    resolvable = centred.detach().abs().amax(dim=0) > tolerance
+    tolerance = m.shape[-2] * torch.finfo(m.dtype).eps * m.detach().abs().amax(dim=-2, keepdim=True)
+    resolvable = centred.detach().abs().amax(dim=-2, keepdim=True) > tolerance
     centred = centred * resolvable.to(centred.dtype)
-    return centred @ centred.T
+    return centred @ centred.transpose(-1, -2)
 
 
 def linear_cka_from_centered_grams(kc: Tensor, lc: Tensor) -> Tensor:
-    """Linear CKA of two precomputed centred Gram matrices (N x N each); 0 if either is zero."""
-    if kc.dim() != 2 or kc.shape[0] != kc.shape[1] or kc.shape != lc.shape:
+    """Linear CKA of two precomputed centred Gram matrices (N x N each); 0 if either is zero.
+
+    `kc` may hold several Grams (K, N, N), each compared with the one `lc`: the result is then (K,).
+    """
+    square = kc.dim() >= 2 and kc.shape[-1] == kc.shape[-2]
+    if not square or kc.dim() > 3 or lc.dim() != 2 or kc.shape[-2:] != lc.shape:
         raise ValueError(f"expected two N x N centred Gram matrices, got {tuple(kc.shape)} and {tuple(lc.shape)}")
     # CKA is invariant to scaling either Gram, so each is divided by a detached positive
     # constant; that keeps the value and the gradient exact while the squared norms below
     # stay within float32 range whatever the activation magnitudes.
     tiny = torch.finfo(kc.dtype).tiny
-    kc = kc / kc.detach().abs().amax().clamp_min(tiny)
+    matrix = (-2, -1)
+    kc = kc / kc.detach().abs().amax(dim=matrix, keepdim=True).clamp_min(tiny)
     lc = lc / lc.detach().abs().amax().clamp_min(tiny)
-    inner = (kc * lc).sum()
-    squared_norms = (kc * kc).sum() * (lc * lc).sum()
+    inner = (kc * lc).sum(dim=matrix)
+    squared_norms = (kc * kc).sum(dim=matrix) * (lc * lc).sum()
     defined = squared_norms > 0
     # torch.where alone would still propagate NaN from the unused branch's gradient, so the
     # denominator is made safe before dividing.

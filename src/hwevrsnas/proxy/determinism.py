@@ -42,12 +42,19 @@ def platform(device: str) -> str:
 
 
 def deterministic_backend(device: str) -> None:
-    """Make GPU convolutions pick the same algorithm every time (cuDNN autotuning picks by timing)."""
+    """On a GPU: the same convolution algorithms every time, and float32 arithmetic throughout.
+
+    cuDNN's autotuning picks algorithms by timing, so it is off. PyTorch lets cuDNN run float32
+    convolutions in TF32 (a 10-bit mantissa) by default on Ampere and later GPUs; the protocol is
+    float32, so TF32 is off for convolutions and matrix products.
+    """
     import torch
 
     if str(device).startswith("cuda"):
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def resolve_accelerator(name: str) -> str:

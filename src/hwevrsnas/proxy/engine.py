@@ -5,19 +5,24 @@ axis (candidate k owns channels k*C..(k+1)*C of every feature map); each convolu
 convolution over the candidates that have it (the stem, the stage transitions: all of them; a cell
 edge: those with that op on that edge, gathered from the source node and scatter-added into the
 destination node in edge order, as the single path adds them); batch norm, ReLU and pooling act on
-the stacked channels, which they treat one channel at a time; the classifier, the CKA taps and the
-loss are computed per candidate from its own slice, with the single path's code; the objective is the
-sum of the per-candidate losses, so every candidate's gradient and SGD update are exactly its own.
-Each candidate starts from the parameters of its single-path network, built from the same seed.
+the stacked channels, which they treat one channel at a time; the objective is the sum of the
+per-candidate losses, so every candidate's gradient and SGD update are exactly its own. Each
+candidate starts from the parameters of its single-path network, built from the same seed.
 
-On the CPU each candidate's convolutions run as separate calls on its own channels (oneDNN's grouped
-kernels sum in an order that depends on the number of groups and on the CPU: with AVX2 only the 1x1
-and stem convolutions did, with AVX-512 the 3x3 ones too), and the other operations act element by
-element or channel by channel, so the engine's results equal the single path's bit for bit, whatever
-the other candidates are (tests/test_engine.py checks both, and agreement in float64 against the
-plain module path with every convolution grouped). On a GPU that equality is not guaranteed (cuDNN picks its algorithms by shape); there the engine is the
-faster path by far, which is where batching pays (ENGINE-NOTES.md): a step costs a few hundred kernel
-launches for all K candidates instead of that many per candidate.
+Two variants, chosen by `split`:
+
+- split (the CPU's): each candidate's convolutions run as separate calls on its own channels, and its
+  classifier, CKA taps and loss are computed from its own slice with the single path's code. oneDNN's
+  grouped kernels sum in an order that depends on the number of groups and on the CPU (with AVX2
+  only the 1x1 and stem convolutions did, with AVX-512 the 3x3 ones too), so only this way do the
+  engine's results equal the single path's bit for bit, whatever the other candidates are
+  (tests/test_engine.py checks both).
+- grouped (the GPU's): one grouped convolution per op, every candidate's classifier, CKA and loss in
+  batched products, and a multi-tensor SGD update, so a step costs a few hundred kernel launches for
+  all K candidates instead of that many per candidate (a GPU's small kernels are launch-bound:
+  ENGINE-NOTES.md). It is the same mathematics in another summation order (tests/test_engine.py
+  checks it against the single path in float64), and its rounding depends on the companions
+  (cuDNN picks its kernels by shape), which is why proxy.rsnas always trains a class in the same stack.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hwevrsnas.proxy.batch import ProxyBatch
-from hwevrsnas.proxy.cka import centered_gram, linear_cka_from_centered_grams
+from hwevrsnas.proxy.cka import centered_gram, centered_grams, linear_cka_from_centered_grams
 from hwevrsnas.proxy.presets import Preset
 from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK, ProxyResult, worst_result
 from hwevrsnas.spaces.nb201 import CONV_KERNEL, EDGES, SKIP
@@ -150,7 +155,12 @@ class StackedNB201:
             else:
                 self.layers.append(self._cell([net.layers[index] for net in networks], width))
         self.lastact = self._bn([net.lastact[0] for net in networks])
-        self.classifier = [(self._param([net.classifier.weight]), self._param([net.classifier.bias])) for net in networks]
+        if self.split:
+            self.classifier = [(self._param([net.classifier.weight]), self._param([net.classifier.bias])) for net in networks]
+        else:
+            # One (K * classes, width) matrix: every candidate's logits in one batched product.
+            self.classifier = [(self._param([net.classifier.weight for net in networks]),
+                                self._param([net.classifier.bias for net in networks]))]  # fmt: skip
 
     def _param(self, tensors: Sequence[Tensor]) -> Tensor:
         param = _stack(tensors, self.device)
@@ -227,8 +237,8 @@ class StackedNB201:
                 live[k][group.dst] = True
         return nodes[3].contiguous(memory_format=torch.channels_last) if nodes[3] is not None else torch.zeros_like(x)
 
-    def forward_with_taps(self, images: Tensor) -> tuple[list[Tensor], list[list[Tensor]]]:
-        """Per candidate: logits (B, classes) and its taps (the single path's three feature maps)."""
+    def _forward(self, images: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The pooled features (B, K*width) and the stacked taps of all candidates."""
         K = self.K
         x = images.repeat(1, K, 1, 1).contiguous(memory_format=torch.channels_last)
         out = self._apply_conv_bn(x, self.stem, K, relu=False)
@@ -248,14 +258,14 @@ class StackedNB201:
         out = F.relu(F.batch_norm(out, None, None, gamma, beta, True, BN_MOMENTUM, BN_EPS))
         out, tap = branch(out, 2)
         taps.append(tap)
-        pooled = F.adaptive_avg_pool2d(out, 1).flatten(1)
-        width = pooled.shape[1] // K
-        logits = [
-            F.linear(pooled[:, k * width : (k + 1) * width].contiguous(), weight, bias)
-            for k, (weight, bias) in enumerate(self.classifier)
-        ]
-        per_candidate = [[self._slice(tap, k) for tap in taps] for k in range(K)]
-        return logits, per_candidate
+        return F.adaptive_avg_pool2d(out, 1).flatten(1), taps
+
+    def _batched_logits(self, pooled: Tensor) -> Tensor:
+        """(K, B, classes): each candidate's classifier on its own features, as one batched product."""
+        weight, bias = self.classifier[0]
+        K, B = self.K, pooled.shape[0]
+        features = pooled.reshape(B, K, -1).transpose(0, 1)
+        return torch.baddbmm(bias.view(K, 1, -1), features, weight.view(K, -1, features.shape[2]).transpose(1, 2))
 
     def _conv(self, x: Tensor, weight: Tensor, groups: int, stride: int = 1, padding: int = 0) -> Tensor:
         """A grouped convolution; with `split`, one convolution per group (candidate).
@@ -279,18 +289,42 @@ class StackedNB201:
         width = tap.shape[1] // self.K
         return tap[:, k * width : (k + 1) * width]
 
-    def losses_and_ckas(self, batch: ProxyBatch, preset: Preset) -> tuple[list[Tensor], list[Tensor]]:
-        """Per candidate: the protocol's loss 0.8 sum(1 - CKA) + 0.2 CE, and its CKA per tap."""
-        logits, taps = self.forward_with_taps(batch.images)
-        losses, ckas = [], []
-        for k in range(self.K):
-            cka = torch.stack(
-                [linear_cka_from_centered_grams(centered_gram(taps[k][t]), batch.ref_grams[t]) for t in preset.taps]
-            )
-            ce = F.cross_entropy(logits[k], batch.labels)
-            losses.append(preset.cka_weight * (1.0 - cka).sum() + preset.ce_weight * ce)
-            ckas.append(cka)
-        return losses, ckas
+    def losses_and_ckas(self, batch: ProxyBatch, preset: Preset) -> tuple[Tensor, Tensor]:
+        """Per candidate: the protocol's loss 0.8 sum(1 - CKA) + 0.2 CE (K,), and its CKA per tap (K, taps).
+
+        With `split` each candidate's loss is computed from its own slice by the single path's code (so
+        the bits are the single path's); without, the K losses are computed together by batched products,
+        the same mathematics in another summation order.
+        """
+        pooled, stacked_taps = self._forward(batch.images)
+        if self.split:
+            width = pooled.shape[1] // self.K
+            losses, ckas = [], []
+            for k, (weight, bias) in enumerate(self.classifier):
+                logits = F.linear(pooled[:, k * width : (k + 1) * width].contiguous(), weight, bias)
+                cka = torch.stack([
+                    linear_cka_from_centered_grams(centered_gram(self._slice(stacked_taps[t], k)), batch.ref_grams[t])
+                    for t in preset.taps
+                ])  # fmt: skip
+                ce = F.cross_entropy(logits, batch.labels)
+                losses.append(preset.cka_weight * (1.0 - cka).sum() + preset.ce_weight * ce)
+                ckas.append(cka)
+            return torch.stack(losses), torch.stack(ckas)
+        logits = self._batched_logits(pooled)
+        K, B = logits.shape[:2]
+        ckas = torch.stack(
+            [linear_cka_from_centered_grams(centered_grams(self._features(stacked_taps[t])), batch.ref_grams[t])
+             for t in preset.taps],
+            dim=1,
+        )  # fmt: skip
+        ce = F.cross_entropy(logits.reshape(K * B, -1), batch.labels.repeat(K), reduction="none").view(K, B).mean(1)
+        return preset.cka_weight * (1.0 - ckas).sum(1) + preset.ce_weight * ce, ckas
+
+    def _features(self, tap: Tensor) -> Tensor:
+        """A stacked channels-last tap (B, K*C, H, W) as K feature matrices (K, B, H*W*C)."""
+        n, c, h, w = tap.shape
+        blocks = tap.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(n, h * w, self.K, c // self.K)
+        return blocks.permute(2, 0, 1, 3).reshape(self.K, n, -1)
 
 
 def train_and_score_many(
@@ -299,20 +333,21 @@ def train_and_score_many(
     """`trainer.train_and_score` for several freshly initialised networks at once (see the module docstring)."""
     start = time.perf_counter()
     engine = StackedNB201(networks, batch.images.device, split)
+    # The multi-tensor update is a few kernels instead of several per parameter (a GPU's launch cost);
+    # the CPU path keeps the single path's per-parameter update.
     optimizer = torch.optim.SGD(
-        engine.params, lr=preset.lr, momentum=preset.momentum, weight_decay=preset.weight_decay, foreach=False
+        engine.params, lr=preset.lr, momentum=preset.momentum, weight_decay=preset.weight_decay, foreach=not engine.split
     )
     for _ in range(preset.steps):
         losses, _ = engine.losses_and_ckas(batch, preset)
         optimizer.zero_grad(set_to_none=True)
-        torch.stack(losses).sum().backward()
+        losses.sum().backward()
         optimizer.step()
     with torch.no_grad():
         losses, ckas = engine.losses_and_ckas(batch, preset)
     seconds = (time.perf_counter() - start) / len(networks)
     results = []
-    for loss, cka in zip(losses, ckas):
-        final_loss, values = float(loss), [float(c) for c in cka]
+    for final_loss, values in zip(losses.tolist(), ckas.tolist()):
         if not (math.isfinite(final_loss) and all(math.isfinite(c) for c in values)):
             results.append(worst_result(STATUS_NONFINITE, len(preset.taps), seconds))
             continue

@@ -9,7 +9,9 @@ Two engines train the networks: `single` (trainer.train_and_score, one network a
 NB201, `stacked` (proxy.engine, `stack` networks in one set of tensor operations). On the CPU both
 give the same bits (tests/test_engine.py), the single one faster (scripts/bench_proxy.py), so a
 CPU score's identity names `single` whichever ran; on a GPU they are different float orders and the
-identity names the engine. `auto` picks `single` on the CPU and `stacked` on a GPU.
+identity names the engine. `auto` picks `single` on the CPU and `stacked` on a GPU, where a class is
+always trained in its own block of `stack` consecutive classes (so the identity names the stack size
+too) and a request for one class trains its whole block.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 
 from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.batch import ProxyBatch
-from hwevrsnas.proxy.cache import ScoreCache
+from hwevrsnas.proxy.cache import ScoreCache, cache_key
 from hwevrsnas.proxy.determinism import deterministic_backend, pinned_threads, platform
 from hwevrsnas.proxy.evaluator import Evaluator
 from hwevrsnas.proxy.presets import Preset
@@ -71,6 +73,10 @@ class ProxyEvaluator(Evaluator):
         self._source_batch = batch
         self.device = torch.device(device)
         self.engine = resolve_engine(engine, self.space, self.device)
+        # On a GPU a stacked score depends on its companions (cuDNN picks kernels by shape), so a class is
+        # always trained with the same companions: the `stack`-sized block of Space.classes() that holds it.
+        # Its score is then a function of the class, whichever classes were asked for and in what order.
+        self.aligned = self.engine == "stacked" and self.device.type != "cpu"
         deterministic_backend(str(self.device))
         # channels_last: 1.6-1.8x faster convolutions on CPU (oneDNN) for these small-channel networks.
         self.batch = batch.to(self.device, memory_format=torch.channels_last)
@@ -87,6 +93,8 @@ class ProxyEvaluator(Evaluator):
             "engine": "single" if self.device.type == "cpu" else self.engine,
             "platform": self.platform,
         }
+        if self.aligned:
+            self._identity["stack"] = self.stack
 
     @property
     def name(self) -> str:
@@ -99,19 +107,45 @@ class ProxyEvaluator(Evaluator):
 
     def compute_many(self, representatives: Sequence[np.ndarray]) -> list[ProxyResult]:
         """Score representatives: in stacks of `stack` with the stacked engine, in `workers` processes when asked."""
-        chunks = self._chunks([np.asarray(ops) for ops in representatives])
+        representatives = [np.asarray(ops) for ops in representatives]
+        if self.aligned:
+            return self._compute_aligned(representatives)
+        size = self.stack if self.engine == "stacked" else 1
+        chunks = [representatives[i : i + size] for i in range(0, len(representatives), size)]
+        return [result for part in self._compute_chunks(chunks) for result in part]
+
+    def aligned_stacks(self, representatives: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The blocks of `stack` consecutive classes (Space.classes()) that hold the representatives, in class order."""
+        classes = self.space.classes()
+        blocks = sorted({self.space.class_position(ops) // self.stack for ops in representatives})
+        return [classes[block * self.stack : (block + 1) * self.stack] for block in blocks]
+
+    def _compute_aligned(self, representatives: list[np.ndarray]) -> list[ProxyResult]:
+        stacks = self.aligned_stacks(representatives)
+        by_class = {
+            self.space.canonical_key(ops): result
+            for stack, results in zip(stacks, self._compute_chunks(stacks))
+            for ops, result in zip(stack, results)
+        }
+        wanted = [self.space.canonical_key(ops) for ops in representatives]
+        identity = self.identity()
+        # The companions were trained too: keep their scores rather than train them again when asked.
+        for canonical in by_class.keys() - set(wanted):
+            key = cache_key(**identity, arch=canonical)
+            self.memo[key] = by_class[canonical]
+            if self.cache is not None:
+                self.cache.put(key, by_class[canonical].to_json())
+        return [by_class[canonical] for canonical in wanted]
+
+    def _compute_chunks(self, chunks: Sequence[Sequence[np.ndarray]]) -> list[list[ProxyResult]]:
         if self.workers == 1 or len(chunks) < 2:
-            return [result for chunk in chunks for result in self.compute_chunk(chunk)]
+            return [self.compute_chunk(chunk) for chunk in chunks]
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
             args = (self.space.name, self.preset, self._source_batch, str(self.device), self.engine, self.stack)
             self._pool = context.Pool(self.workers, initializer=_start_worker, initargs=args)
             atexit.register(self._pool.terminate)
-        return [result for part in self._pool.map(_compute_in_worker, chunks, chunksize=1) for result in part]
-
-    def _chunks(self, representatives: list[np.ndarray]) -> list[list[np.ndarray]]:
-        size = self.stack if self.engine == "stacked" else 1
-        return [representatives[i : i + size] for i in range(0, len(representatives), size)]
+        return self._pool.map(_compute_in_worker, chunks, chunksize=1)
 
     def compute_chunk(self, representatives: Sequence[np.ndarray]) -> list[ProxyResult]:
         """Score a few representatives together (stacked engine) or one after another (single)."""
@@ -136,7 +170,7 @@ class ProxyEvaluator(Evaluator):
     def compute(self, representative: np.ndarray) -> ProxyResult:
         """Train the class representative on the batch and score it (the worst score for a degenerate cell)."""
         if self.engine == "stacked":
-            return self.compute_chunk([representative])[0]
+            return self.compute_many([representative])[0]
         if self.space.is_degenerate(representative):
             return worst_result(STATUS_DEGENERATE, len(self.preset.taps))
         with pinned_threads():

@@ -61,6 +61,8 @@ class Space:
     network: ClassVar[str]
     # Whether a table holds the true accuracy of every architecture (so results have a regret).
     has_accuracy: ClassVar[bool] = False
+    # canonical key -> row of classes(), built on first use
+    _class_positions: dict[str, int] | None = None
 
     @property
     def num_ops(self) -> int:
@@ -109,6 +111,15 @@ class Space:
     def classes(self) -> np.ndarray | None:
         """The representative of every isomorphism class, in a fixed order; None when the space is too large to list."""
         return None
+
+    def class_position(self, ops: np.ndarray | Sequence[int]) -> int | None:
+        """The row of the architecture's class in `classes()`; None when the space does not list its classes."""
+        if self._class_positions is None:
+            classes = self.classes()
+            if classes is None:
+                return None
+            self._class_positions = {self.canonical_key(row): i for i, row in enumerate(classes)}
+        return self._class_positions[self.canonical_key(ops)]
 
     def is_degenerate(self, ops: np.ndarray | Sequence[int]) -> bool:
         """Whether the network's output ignores its input (its proxy score is the worst by definition)."""
