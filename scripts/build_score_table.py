@@ -7,7 +7,8 @@ and `--lanes` processes (each one `hwevrsnas scores build --archs <job>` after a
 so torch and CUDA start once per lane) share the device. At the end it writes to --out:
 
 - `nb201-<preset>.h5`, the merged table, when every job finished; else `jobs.tar` with the finished
-  job tables (each a valid table of its classes; `hwevrsnas fidelity` reads them);
+  job tables (each a valid table of its classes), which a later run continues with `--resume jobs.tar`
+  (a GPU lent for a few minutes at a time builds the table over several leases);
 - `probe.json`: one stack scored twice with the same stack size (equal bits: reproducible) and its
   classes in stacks half that size (the effect of the companions);
 - `build.log`: the device, every job's seconds and the overall rate.
@@ -46,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tables", default="resources/tables")
     parser.add_argument("--batch-dir", default="resources/proxy")
     parser.add_argument("--sources", default="resources/sources", help="to build the proxy batch when --batch-dir lacks it")
+    parser.add_argument("--resume", nargs="*", default=[], metavar="TAR",
+                        help="jobs.tar of earlier runs with the same preset, stack and jobs: their jobs are kept, not run")
     parser.add_argument("--out", required=True)
     return parser.parse_args(argv)
 
@@ -111,16 +114,25 @@ def main(argv: list[str] | None = None) -> int:
         archs.write_text("\n".join(space.arch_str(classes[r]) for r in rows) + "\n")
         tasks.append((name, build_argv(args, archs, work / f"{name}.h5", stack)))
 
-    probe_rows = range(args.stack, 2 * args.stack)
-    task("probe-a", probe_rows, args.stack)
-    task("probe-b", probe_rows, args.stack)
-    task("probe-half", probe_rows, args.stack // 2)
+    kept = set()
+    for path in args.resume:
+        with tarfile.open(path) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith("job-") and m.name.endswith(".h5")]
+            tar.extractall(work, members=members, filter="data")
+        kept |= {Path(m.name).stem for m in members}
+    if not args.resume:  # a resumed build already has its probe
+        probe_rows = range(args.stack, 2 * args.stack)
+        task("probe-a", probe_rows, args.stack)
+        task("probe-b", probe_rows, args.stack)
+        task("probe-half", probe_rows, args.stack // 2)
     jobs = jobs_of(len(classes), args.stack, args.stacks_per_job)[: args.limit]
     for index, rows in enumerate(jobs):
-        task(f"job-{index:04d}", rows, args.stack)
+        if f"job-{index:04d}" not in kept:
+            task(f"job-{index:04d}", rows, args.stack)
 
     say(f"device: {device_description(args.device)}; preset {args.preset}, stack {args.stack}, lanes {args.lanes}")
-    say(f"{len(jobs)} jobs covering {sum(len(r) for r in jobs)} of {len(classes)} classes, deadline {args.deadline:.0f} s")
+    say(f"{len(jobs)} jobs covering {sum(len(r) for r in jobs)} of {len(classes)} classes, {len(kept)} kept from "
+        f"earlier runs, deadline {args.deadline:.0f} s")
     context = multiprocessing.get_context("spawn")
     queue, done = context.Queue(), context.Queue()
     for item in tasks:
@@ -156,16 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     for process in lanes:
         process.terminate()
     elapsed = time.perf_counter() - start
-    ok = [name for name, seconds in finished.items() if name.startswith("job-") and seconds == seconds]
-    say(f"finished {len(ok)} of {len(jobs)} jobs, {classes_done} classes, in {elapsed:.0f} s")
-    probe(work, out, say)
+    ok = sorted(kept | {name for name, seconds in finished.items() if name.startswith("job-") and seconds == seconds})
+    say(f"finished {len(ok) - len(kept)} jobs ({classes_done} classes) in {elapsed:.0f} s; {len(ok)} of {len(jobs)} jobs done")
+    if not args.resume:
+        probe(work, out, say)
     if len(ok) == len(jobs) and args.limit is None:
         from hwevrsnas.cli import main as cli
 
-        cli(["scores", "merge", *(str(work / f"{name}.h5") for name in sorted(ok)), "--out", str(out / f"nb201-{args.preset}.h5")])
+        cli(["scores", "merge", *(str(work / f"{name}.h5") for name in ok), "--out", str(out / f"nb201-{args.preset}.h5")])
     else:
         with tarfile.open(out / "jobs.tar", "w") as tar:
-            for name in sorted(ok):
+            for name in ok:
                 tar.add(work / f"{name}.h5", arcname=f"{name}.h5")
     shutil.rmtree(work, ignore_errors=True)
     return 0

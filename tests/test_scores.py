@@ -231,5 +231,18 @@ def test_the_lane_builder_scores_whole_jobs_and_probes_reproducibility(mirror, n
     probe = json.loads((out / "probe.json").read_text())
     # On the CPU a score depends on nothing but its class: equal bits again, and in half-size stacks.
     assert probe["repeat_bitwise_equal"] and probe["half_stack_max_abs_diff"] == 0.0
-    assert "finished 2 of 2 jobs, 16 classes" in (out / "build.log").read_text()
+    assert "finished 2 jobs (16 classes)" in (out / "build.log").read_text()
+    # A later run keeps the finished jobs and adds the next one.
+    more = tmp_path / "more"
+    subprocess.run([
+        sys.executable, str(script), "--preset", "tiny", "--device", "cpu", "--stack", "4", "--lanes", "1",
+        "--limit", "3", "--tables", str(nb201_h5.parent), "--batch-dir", str(tmp_path / "proxy"),
+        "--sources", str(mirror), "--resume", str(out / "jobs.tar"), "--out", str(more),
+    ], check=True)  # fmt: skip
+    assert "finished 1 jobs (8 classes)" in (more / "build.log").read_text() and not (more / "probe.json").exists()
+    with tarfile.open(more / "jobs.tar") as tar:
+        assert sorted(tar.getnames()) == ["job-0000.h5", "job-0001.h5", "job-0002.h5"]
+        tar.extractall(tmp_path / "more-jobs", filter="data")
+    for i in range(2):
+        assert (tmp_path / "more-jobs" / f"job-{i:04d}.h5").read_bytes() == (tmp_path / "jobs" / f"job-{i:04d}.h5").read_bytes()
 
