@@ -108,6 +108,9 @@ def main() -> None:
     table = ScoreTable.open(args.table)
 
     scores = proxy_scores([table], len(classes))
+    # The other readout of the same training (METHOD.md's `score: loss`, RMI-NAS's): the final loss, lower is better.
+    scores["rsnas:paper, -loss"] = np.nan
+    scores.loc[table.positions, "rsnas:paper, -loss"] = -table.proxies["rsnas"].loss
     scores["rsnas:quick"] = published_column(args.quick, "score", classes)
     for metric in ("meco", "synflow", "naswot"):
         scores[f"zc:{metric}"] = published_column(args.zerocost, metric, classes)
@@ -135,7 +138,11 @@ def main() -> None:
         f"ran on {paper.identity['platform']} at {float(np.mean(paper.seconds)):.1f} s per class and process (mean of "
         f"the measured seconds); `quick`, the zero-cost columns and AZ-NAS are the whole-space tables' values for "
         f"the same classes. Kendall tau between the `paper` and `quick` scores: {agreement:.3f}. Intervals: 1,000 bootstrap "
-        f"resamples of the classes; CIFAR-100 and ImageNet16-120 are transfer.",
+        f"resamples of the classes; CIFAR-100 and ImageNet16-120 are transfer.", "",
+        f"How close to 1 the `paper` scores are (mean CKA of the three taps after 150 steps): median "
+        f"{np.median(paper.score):.4f}, {np.mean(paper.score > 0.99):.0%} of the classes above 0.99, "
+        f"{np.mean(paper.score > 0.999):.0%} above 0.999; statuses: "
+        + ", ".join(f"{status} {count}" for status, count in zip(*np.unique(paper.status, return_counts=True))) + ".",
     ]  # fmt: skip
     write_text(out / "summary.md", "\n".join(lines))
     print(f"{len(rows)} classes -> {args.table}, {out / 'summary.md'}")
