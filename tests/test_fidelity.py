@@ -132,3 +132,17 @@ def test_the_paper_sample_nests_and_leaves_degenerate_classes_out(classes: pd.Da
     assert (large[:40] == small).all() and len(set(large)) == 300
     assert not classes["degenerate"].to_numpy()[large].any()
     assert not (sample_rows(classes, 40, seed=1) == small).all()
+
+
+def test_the_published_paper_sample_gives_its_published_fidelity(classes: pd.DataFrame) -> None:
+    """docs/FIDELITY.md's `paper`-preset row is the Kendall tau of the published scores, recomputed here."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    sample = pd.read_csv(docs / "scores" / "nb201-paper-sample.csv")
+    published = pd.read_csv(docs / "fidelity_paper_sample" / "fidelity.csv").set_index(["proxy", "dataset", "subset"])
+    accuracy = classes.set_index("index").loc[sample["index"], "cifar10"].to_numpy()
+    assert len(sample) == published.loc[("rsnas:paper", "cifar10", "all"), "n"] == 360
+    for proxy, values in (("rsnas:paper", sample["score"]), ("rsnas:paper, -loss", -sample["loss"])):
+        tau = stats.kendalltau(values, accuracy).statistic
+        assert tau == pytest.approx(published.loc[(proxy, "cifar10", "all"), "kendall_tau"], abs=1e-6)
