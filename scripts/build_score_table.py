@@ -144,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     for process in lanes:
         process.start()
     finished: dict[str, float] = {}
+    failed: set[str] = set()
     classes_done = 0
     rows_of = {f"job-{i:04d}": len(r) for i, r in enumerate(jobs)}
-    while len(finished) < len(tasks):
+    while len(finished) + len(failed) < len(tasks):
         remaining = args.deadline - (time.perf_counter() - start)
         if remaining <= 0:
             break
@@ -156,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if status != 0:
             say(f"{name}: FAILED ({status})")
-            finished[name] = float("nan")
-            if len(finished) >= 3 and all(seconds != seconds for seconds in finished.values()):
+            failed.add(name)
+            if len(failed) >= 3 and not finished:
                 say("the first three jobs failed: stopping")
                 break
             continue
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     for process in lanes:
         process.terminate()
     elapsed = time.perf_counter() - start
-    ok = sorted(kept | {name for name, seconds in finished.items() if name.startswith("job-") and seconds == seconds})
+    ok = sorted(kept | {name for name in finished if name.startswith("job-")})
     say(f"finished {len(ok) - len(kept)} jobs ({classes_done} classes) in {elapsed:.0f} s; {len(ok)} of {len(jobs)} jobs done")
     if not args.resume:
         probe(work, out, say)

@@ -41,21 +41,21 @@ def sample_rows(classes: pd.DataFrame, n: int, seed: int) -> np.ndarray:
     return live[np.random.default_rng(seed).permutation(len(live))][:n]
 
 
-def build(args: argparse.Namespace, rows: np.ndarray, out: Path) -> None:
+def build(args: argparse.Namespace, rows: np.ndarray, out: Path, work: Path) -> None:
     space = get_space("nb201")
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-        handle.write("\n".join(space.arch_str(space.classes()[r]) for r in rows) + "\n")
+    classes = space.classes()
+    archs = work / "archs.txt"
+    archs.write_text("\n".join(space.arch_str(classes[r]) for r in rows) + "\n")
     subprocess.run(
-        [sys.executable, "-m", "hwevrsnas.cli", "-v", "scores", "build", "--preset", "paper", "--archs", handle.name,
+        [sys.executable, "-m", "hwevrsnas.cli", "-v", "scores", "build", "--preset", "paper", "--archs", str(archs),
          "--workers", str(args.workers), "--tables", args.tables, "--no-progress", "--out", str(out)],
         check=True,
     )  # fmt: skip
-    Path(handle.name).unlink()
 
 
-def published_column(path: str, column: str, classes: pd.DataFrame) -> np.ndarray:
-    frame = pd.read_csv(path).set_index("index")
-    return frame[column].reindex(classes["index"]).to_numpy(dtype=float)
+def published(path: str, classes: pd.DataFrame) -> pd.DataFrame:
+    """A published whole-space CSV, one row per class of the class list."""
+    return pd.read_csv(path).set_index("index").reindex(classes["index"]).reset_index(drop=True)
 
 
 def summary_frame(fidelity: pd.DataFrame) -> pd.DataFrame:
@@ -100,21 +100,22 @@ def main() -> None:
         for first in range(0, len(rows), args.batch):
             if args.deadline_minutes is not None and time.monotonic() - start > 60 * args.deadline_minutes:
                 break
-            build(args, rows[first : first + args.batch], Path(work) / "batch.h5")
+            build(args, rows[first : first + args.batch], Path(work) / "batch.h5", Path(work))
             scored = min(len(rows), first + args.batch)
             print(f"{scored} of {len(rows)} classes scored, {time.monotonic() - start:.0f} s", flush=True)
-    rows = rows[:scored]
-    build(args, rows, Path(args.table))  # every class is in the cache now: this only writes the table
+        rows = rows[:scored]
+        build(args, rows, Path(args.table), Path(work))  # every class is in the cache now: this only writes the table
     table = ScoreTable.open(args.table)
 
     scores = proxy_scores([table], len(classes))
     # The other readout of the same training (METHOD.md's `score: loss`, RMI-NAS's): the final loss, lower is better.
     scores["rsnas:paper, -loss"] = np.nan
     scores.loc[table.positions, "rsnas:paper, -loss"] = -table.proxies["rsnas"].loss
-    scores["rsnas:quick"] = published_column(args.quick, "score", classes)
+    scores["rsnas:quick"] = published(args.quick, classes)["score"]
+    zerocost, extra = published(args.zerocost, classes), published(args.extra, classes)
     for metric in ("meco", "synflow", "naswot"):
-        scores[f"zc:{metric}"] = published_column(args.zerocost, metric, classes)
-    members = pd.DataFrame({m: published_column(args.extra, m.removeprefix("zc:"), classes) for m in AZ_NAS_MEMBERS})
+        scores[f"zc:{metric}"] = zerocost[metric]
+    members = pd.DataFrame({m: extra[m.removeprefix("zc:")] for m in AZ_NAS_MEMBERS})
     scores[AZ_NAS] = az_nas_column(members, classes)  # ranked over the whole space, as the whole-space table does
     scores["params"] = classes["params"]
     outside = np.ones(len(classes), dtype=bool)

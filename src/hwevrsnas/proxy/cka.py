@@ -28,11 +28,6 @@ def _as_matrix(x: Tensor) -> Tensor:
     return x.reshape(x.shape[0], -1)
 
 
-def centered_grams(m: Tensor) -> Tensor:
-    """The centred Gram matrices (K, N, N) of K feature matrices m (K, N, D): `centered_gram` of each, in one pass."""
-    return _centered_gram_of_matrix(m)
-
-
 def gram(x: Tensor) -> Tensor:
     """The linear-kernel Gram matrix K = X X^T (N x N) of activations x (N, ...)."""
     m = _as_matrix(x)
@@ -41,11 +36,11 @@ def gram(x: Tensor) -> Tensor:
 
 def centered_gram(x: Tensor) -> Tensor:
     """The centred Gram matrix HKH = (HX)(HX)^T of activations x (N, ...)."""
-    return _centered_gram_of_matrix(_as_matrix(x))
+    return centered_grams(_as_matrix(x))
 
 
-def _centered_gram_of_matrix(m: Tensor) -> Tensor:
-    """(HM)(HM)^T of m (..., N, D), centring over N; leading dimensions are independent matrices."""
+def centered_grams(m: Tensor) -> Tensor:
+    """(HM)(HM)^T of feature matrices m (..., N, D), centring over N: leading dimensions are independent matrices."""
     centred = m - m.mean(dim=-2, keepdim=True)
     # A constant feature leaves rounding residue (~ulp of its value) after subtracting a float
     # mean; for an all-constant representation that residue would be scored as if it were

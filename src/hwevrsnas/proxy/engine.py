@@ -322,9 +322,7 @@ class StackedNB201:
 
     def _features(self, tap: Tensor) -> Tensor:
         """A stacked channels-last tap (B, K*C, H, W) as K feature matrices (K, B, H*W*C)."""
-        n, c, h, w = tap.shape
-        blocks = tap.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(n, h * w, self.K, c // self.K)
-        return blocks.permute(2, 0, 1, 3).reshape(self.K, n, -1)
+        return _blocks(tap, tap.shape[1] // self.K).permute(3, 0, 1, 2, 4).reshape(self.K, tap.shape[0], -1)
 
 
 def train_and_score_many(

@@ -124,6 +124,12 @@ class Evaluator:
         except ValueError as err:
             return self.cache.reject(key, str(err))
 
+    def remember(self, key: str, result: ProxyResult) -> None:
+        """Keep a computed result in the memo and the on-disk cache."""
+        if self.cache is not None:
+            self.cache.put(key, result.to_json())
+        self.memo[key] = result
+
     def evaluate(self, ops: np.ndarray) -> ProxyResult:
         """Score one architecture."""
         return self.evaluate_many([ops])[0]
@@ -152,9 +158,7 @@ class Evaluator:
             computed = self.compute_many([representative for representative, _ in missing.values()])
             self.computed += len(computed)
             for (key, (_, positions)), result in zip(missing.items(), computed):
-                if self.cache is not None:
-                    self.cache.put(key, result.to_json())
-                self.memo[key] = result
+                self.remember(key, result)
                 results[positions[0]] = result
                 for position in positions[1:]:
                     results[position] = as_cached(result)

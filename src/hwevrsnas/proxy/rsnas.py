@@ -131,10 +131,7 @@ class ProxyEvaluator(Evaluator):
         identity = self.identity()
         # The companions were trained too: keep their scores rather than train them again when asked.
         for canonical in by_class.keys() - set(wanted):
-            key = cache_key(**identity, arch=canonical)
-            self.memo[key] = by_class[canonical]
-            if self.cache is not None:
-                self.cache.put(key, by_class[canonical].to_json())
+            self.remember(cache_key(**identity, arch=canonical), by_class[canonical])
         return [by_class[canonical] for canonical in wanted]
 
     def _compute_chunks(self, chunks: Sequence[Sequence[np.ndarray]]) -> list[list[ProxyResult]]:
