@@ -116,3 +116,13 @@ def test_check_without_slurm_commands_reports_the_placeholders(monkeypatch, caps
     assert cluster.check(["--profile", str(SLURM_PROFILE), "--configfile", str(TINY)]) == 1
     out = capsys.readouterr().out
     assert "only the profile's placeholders were checked" in out and "slurm_account is still the placeholder" in out
+
+
+@pytest.mark.parametrize("profile", [None, SLURM_PROFILE], ids=["local", "slurm-profile"])
+def test_every_run_uses_the_greedy_scheduler(profile):
+    """profiles/default is Snakemake's workflow profile: read with or without --profile, it sets the scheduler whose
+    cost per job does not grow with the grid (docs/bench/scheduler.md)."""
+    options = ["--profile", str(profile)] if profile else []
+    assert cluster.snakemake_settings(["--snakefile", str(REPO / "Snakefile"), *options]).scheduler == "greedy"
+    opted_out = ["--snakefile", str(REPO / "Snakefile"), "--workflow-profile", "none"]
+    assert cluster.snakemake_settings(opted_out).scheduler == "ilp"

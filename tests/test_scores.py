@@ -171,8 +171,11 @@ DOCS_SCORES = Path(__file__).resolve().parents[1] / "docs" / "scores"
 # Rows 5 (an identity cell: trainability -inf), 1000 and 4321 of each file, recomputed from their arch column.
 PUBLISHED_ROWS = [5, 1000, 4321]
 # The files were written on other CPUs (docs/scores/README.md names them); a vector ISA rounds the reductions
-# differently, so agreement is to a relative 1e-4, not to the bit.
+# differently, so agreement is to a relative 1e-4, not to the bit. ZiCo divides by |g1 - g2|, the difference of two
+# batches' gradients, which loses digits where they nearly agree: measured 9e-4 between an Intel and an AMD EPYC CPU
+# (both reported as AVX512), so it gets 5e-3, still far below what a change to its definition moves.
 ACROSS_PLATFORMS = 1e-4
+ACROSS_PLATFORMS_OF = {"zico": 5e-3}
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +204,8 @@ def test_published_zero_cost_rows_are_what_the_code_computes(name, quick_context
     for metric in published.columns[3:]:
         evaluator = get_proxy(f"zc:{metric}").make(quick_context)
         computed = [evaluator.raw_result(nb201.arch_to_ops(arch)).raw for arch in published["arch"]]
-        np.testing.assert_allclose(computed, published[metric], rtol=ACROSS_PLATFORMS, err_msg=f"{name}: {metric}")
+        np.testing.assert_allclose(computed, published[metric], rtol=ACROSS_PLATFORMS_OF.get(metric, ACROSS_PLATFORMS),
+                                   err_msg=f"{name}: {metric}")
 
 
 @pytest.mark.slow
