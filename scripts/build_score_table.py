@@ -88,7 +88,9 @@ def device_description(device: str) -> str:
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(0)
         return f"{props.name}, {props.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, CUDA {torch.version.cuda}"
-    return f"cpu ({torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}"
+    from hwevrsnas.proxy.determinism import platform
+
+    return platform(device)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import torch
 from hwevrsnas.cli import main
 from hwevrsnas.errors import DamagedFile, MissingFile, UserError
 from hwevrsnas.proxy.batch import ProxyBatch, make_proxy_batch, reference_checkpoint
+from hwevrsnas.proxy import determinism
 from hwevrsnas.proxy.cache import ScoreCache
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.proxy.rsnas import ProxyEvaluator
@@ -125,6 +126,31 @@ def test_proxy_command_prints_the_same_score_with_one_and_two_threads(mirror, nb
         printed.append(json.loads(capsys.readouterr().out))
     assert printed[0]["score"] == printed[1]["score"] and printed[0]["cka"] == printed[1]["cka"]
     assert printed[0]["representative"] == TWIN_A and printed[0]["identity"]["platform"].startswith("cpu/")
+
+
+# ---- 2b. the processor ----------------------------------------------------------------------------------------
+
+# /proc/cpuinfo as three machines print it (first processor); the AMD one is this project's, whose name is masked.
+ZEN4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\n"
+SKYLAKE_X = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: Intel(R) Xeon(R) Gold 6148\n"
+NEOVERSE_N1 = "processor\t: 0\nBogoMIPS\t: 243.75\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU part\t: 0xd0c\n"
+
+
+def test_two_processors_with_the_same_vector_isa_never_share_a_cached_score(batch, tmp_path: Path, monkeypatch) -> None:
+    # Both report AVX512 to torch, yet their quick tables differ: a shared cache once mixed them.
+    assert determinism.cpu_model_from_cpuinfo(ZEN4) == "AuthenticAMD-25-17"
+    assert determinism.cpu_model_from_cpuinfo(SKYLAKE_X) == "GenuineIntel-6-85"
+    assert determinism.cpu_model_from_cpuinfo(NEOVERSE_N1) == "arm-0x41-0xd0c"
+    assert determinism.cpu_model_from_cpuinfo("processor\t: 0\n") is None
+    cache = ScoreCache(tmp_path)
+    seen = {}
+    for name, cpuinfo in (("amd", ZEN4), ("intel", SKYLAKE_X), ("amd again", ZEN4)):
+        monkeypatch.setattr(determinism, "cpu_model", lambda text=cpuinfo: determinism.cpu_model_from_cpuinfo(text))
+        evaluator = ProxyEvaluator("nb201", TINY, batch, cache)
+        seen[name] = (evaluator.identity()["platform"], evaluator.evaluate(ops(TWIN_A)))
+    isa = {platform.split("/")[1] for platform, _ in seen.values()}
+    assert len(isa) == 1 and seen["amd"][0] != seen["intel"][0]
+    assert not seen["intel"][1].cached and seen["amd again"][1].cached and len(cache) == 2
 
 
 # ---- 3. damaged cache entries -------------------------------------------------------------------------------

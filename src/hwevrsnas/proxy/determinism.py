@@ -6,13 +6,24 @@ scores move by up to about 1e-2 (the same happens between 1 and 2 intra-op threa
 reductions sum in a different order). So a score is reproducible bit for bit only when the same
 kernels run with the same reduction order: scores are computed with the intra-op thread count
 pinned to `SCORE_THREADS` (parallelism comes from processes instead), and every score records
-the platform it was computed on (device kind, CPU vector ISA or GPU model, torch version), which
-is part of its cache key and of a score table's identity.
+the platform it was computed on (device kind, CPU vector ISA and processor model, or GPU model; torch
+version), which is part of its cache key and of a score table's identity.
+
+The vector ISA alone does not tell two CPUs' rounding apart: an AMD EPYC (Zen 4) and an Intel
+AVX-512 machine both report `AVX512` to torch, yet oneDNN picks its convolution kernels (and their
+blocking, so their summation order) per processor, and the two machines' `quick` tables differ. On a
+cluster of mixed nodes, a shared score cache or a table merged from shards would otherwise hold one
+machine's scores under another's name, and a search's result would depend on which node computed first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import platform as _platform
+import subprocess
+import sys
+from pathlib import Path
 from typing import Iterator
 
 SCORE_THREADS = 1
@@ -32,13 +43,60 @@ def pinned_threads(threads: int = SCORE_THREADS) -> Iterator[None]:
 
 
 def platform(device: str) -> str:
-    """The platform part of a score's identity, e.g. `cpu/AVX2/torch-2.13.0` or `cuda/NVIDIA H200/torch-2.13.0`."""
+    """The platform part of a score's identity.
+
+    E.g. `cpu/AVX512/AuthenticAMD-25-17/torch-2.13.0+cpu` (vector ISA, then `cpu_model()`) or
+    `cuda/NVIDIA H200/torch-2.13.0`.
+    """
     import torch
 
     kind = str(device).split(":")[0]
     if kind == "cuda":
         return f"cuda/{torch.cuda.get_device_name(device)}/torch-{torch.__version__}"
-    return f"{kind}/{torch.backends.cpu.get_cpu_capability()}/torch-{torch.__version__}"
+    return f"{kind}/{torch.backends.cpu.get_cpu_capability()}/{cpu_model()}/torch-{torch.__version__}"
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The processor's microarchitecture, as the operating system reports it.
+
+    x86 Linux: `<vendor>-<family>-<model>` from /proc/cpuinfo (e.g. `GenuineIntel-6-85`), the numbers
+    that name a microarchitecture, which virtual machines pass through even where they hide the
+    marketing name. ARM Linux: `arm-<implementer>-<part>`. macOS: the brand string. Elsewhere, Python's
+    `platform.processor()` (on Windows it holds family and model too).
+    """
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        model = cpu_model_from_cpuinfo(cpuinfo.read_text(errors="replace"))
+        if model:
+            return model
+    if sys.platform == "darwin":
+        try:
+            brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                                   timeout=10).stdout.strip()  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            brand = ""
+        if brand:
+            return _clean(brand)
+    return _clean(_platform.processor() or _platform.machine() or "unknown")
+
+
+def cpu_model_from_cpuinfo(text: str) -> str | None:
+    """`<vendor>-<family>-<model>` (x86) or `arm-<implementer>-<part>` from /proc/cpuinfo's first processor."""
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if all(fields.get(key) for key in ("vendor_id", "cpu family", "model")):
+        return _clean(f"{fields['vendor_id']}-{fields['cpu family']}-{fields['model']}")
+    if fields.get("CPU implementer") and fields.get("CPU part"):
+        return _clean(f"arm-{fields['CPU implementer']}-{fields['CPU part']}")
+    return None
+
+
+def _clean(text: str) -> str:
+    """One token without `/` or spaces, so that the platform keeps its `/`-separated parts."""
+    return "-".join(text.replace("/", "-").split())
 
 
 def deterministic_backend(device: str) -> None:
