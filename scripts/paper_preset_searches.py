@@ -1,12 +1,13 @@
 """HW-EvRSNAS at the faithful `paper` preset on one device's thresholds, beside the `quick` preset.
 
-No `paper` score table exists (it needs a GPU), so these searches compute their scores on this CPU
-(about 20 s per class and process); one score cache is shared by the thresholds, so the whole set costs
-the classes the searches visit together, not a search's classes once per threshold. The `quick` searches of the same
-settings run beside them (served by a complete `quick` table when --scores gives one), so the two presets
-are compared on the same device, thresholds and seed. Searches already in --runs are read, not rerun.
+No `paper` score table exists (it needs a GPU), so these searches compute their scores on the CPU;
+one score cache is shared by the thresholds, so the whole set costs the classes the searches visit
+together, not a search's classes once per threshold. The `quick` searches of the same settings run
+beside them (served by a complete `quick` table when --scores gives one), so the two presets are
+compared on the same device, thresholds and seed. Searches already in --runs are read, not rerun
+(so the searches can also be run beforehand, several at a time, with the same arguments).
 
-    python scripts/paper_preset_searches.py --device edgegpu --metric latency --seed 0 --threads 2 \\
+    python scripts/paper_preset_searches.py --device edgegpu --metric latency --seed 0 --threads 1 \\
         --runs resources/paper_runs --scores resources/scores/nb201-quick.h5 --out docs/evidence/paper_preset.md
 """
 
