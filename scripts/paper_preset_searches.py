@@ -71,23 +71,24 @@ def fmt(value: float | None, digits: int = 2) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.runs.mkdir(parents=True, exist_ok=True)
-    rows, summary = [], {"paper": [], "quick": []}
+    rows, summary, wall = [], {"paper": [], "quick": []}, 0.0
     for quantile in args.quantiles:
         paper, quick = search(args, "paper", quantile), search(args, "quick", quantile)
-        fresh = timing(args, "paper", quantile)
+        paper_timing = timing(args, "paper", quantile)
+        wall += paper_timing["wall_seconds"] / 3600
         rows.append(
             f"| {quantile} | {paper['threshold']:.3f} | {paper['optimum_accuracy']:.2f} | "
             f"{fmt(paper['test_accuracy'])} | {fmt(paper['regret'])} | {fmt(quick['test_accuracy'])} | "
             f"{fmt(quick['regret'])} | {'yes' if paper['index'] == quick['index'] else 'no'} | "
-            f"{paper['unique_evaluations']} | {fresh['fresh_evaluations']} | {fresh['wall_seconds'] / 60:.1f} |"
+            f"{paper['unique_evaluations']} | {paper_timing['fresh_evaluations']} | "
+            f"{paper_timing['wall_seconds'] / 60:.1f} |"
         )
-        for preset, record in (("paper", paper), ("quick", quick)):
-            summary[preset].append(record)
+        summary["paper"].append(paper)
+        summary["quick"].append(quick)
     identity = summary["paper"][0]["evaluator"]["identity"]
     mean = {p: float(np.mean([r["regret"] for r in recs if r["feasible"]])) for p, recs in summary.items()}
     feasible = {p: sum(r["feasible"] for r in recs) for p, recs in summary.items()}
     distinct = len({e["canonical"] for r in summary["paper"] for e in r["evaluated"]})
-    wall = sum(timing(args, "paper", q)["wall_seconds"] for q in args.quantiles) / 3600
     n = len(args.quantiles)
     command = (f"python scripts/paper_preset_searches.py --device {args.device} --metric {args.metric} "
                f"--seed {args.seed} --quantiles {' '.join(map(str, args.quantiles))} --threads {args.threads} "

@@ -14,8 +14,8 @@ import torch
 
 from hwevrsnas.cli import main
 from hwevrsnas.errors import DamagedFile, MissingFile, UserError
-from hwevrsnas.proxy.batch import ProxyBatch, make_proxy_batch, reference_checkpoint
 from hwevrsnas.proxy import determinism
+from hwevrsnas.proxy.batch import ProxyBatch, make_proxy_batch, reference_checkpoint
 from hwevrsnas.proxy.cache import ScoreCache
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.proxy.rsnas import ProxyEvaluator
