@@ -12,7 +12,7 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-min_version("8.0")
+min_version("8.7")  # the update() flag of rule aggregate
 
 
 configfile: "config/config.yaml"
@@ -22,8 +22,15 @@ from hwevrsnas import workflow as W
 
 # `--config seeds=[0,1]` gives strings; the schema wants integers.
 W.from_command_line(config)
-# Schema: types, ranges, defaults, and unknown keys (a misspelt key fails here, naming it).
-validate(config, "config/schema.yaml")
+# Schema: types, ranges, defaults, and unknown keys (a misspelt key fails here, naming it, the nearest valid keys
+# and its file, instead of Snakemake's printout of the whole schema and config).
+try:
+    validate(config, "config/schema.yaml")
+except WorkflowError as err:
+    message = W.unknown_key_message(err, workflow.configfiles)
+    if message is None:
+        raise
+    raise WorkflowError(message) from None
 
 # What the schema cannot express: devices of a space and metric, methods, presets, GA knobs, and
 # (when the tables exist) every threshold against its cost column. Plugins first: they add names.

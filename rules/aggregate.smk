@@ -8,13 +8,16 @@ rule aggregate:
         checks=W.check_targets(config),
         tables=sorted({W.TABLE_FILES[leaf.space] for leaf in W.expand_grid(config)}),
         study=W.study_outputs() if W.study_enabled(config) else [],
+    # update(): Snakemake deletes a job's outputs before running it, so a forced aggregate that fails (a damaged
+    # run file) would leave no tables at all; update() keeps them, backs them up and restores them on failure, and
+    # the step replaces each file atomically only once every run file has been read.
     output:
         tables=[
-            report(path, caption="../report/tables.rst", category="Tables")
+            update(report(path, caption="../report/tables.rst", category="Tables"))
             for path in W.aggregate_tables(config)
         ],
         plots=[
-            report(path, caption="../report/plots.rst", category="Plots")
+            update(report(path, caption="../report/plots.rst", category="Plots"))
             for path in W.aggregate_plots(config)
         ],
     params:

@@ -1,6 +1,7 @@
 # Stage 3b, scores (with `scores.enabled`): every NB201 isomorphism class scored once by each proxy the
 # grid's methods use, in `scores.shards` jobs (a cluster runs them in parallel; see profiles/slurm for a
-# GPU per shard), merged into one table that every NB201 proxy leaf reads.
+# GPU per shard), merged into one table that every NB201 proxy leaf reads. With `scores.table` the leaves
+# read that table instead (a published one) and nothing here runs but its full-space fidelity.
 
 
 rule score_shard:
@@ -41,7 +42,7 @@ rule scores:
 rule fidelity_full:
     """Every proxy of the score table over all NB201 classes: rank correlations, precision, proxy-oracle regret."""
     input:
-        scores=W.SCORE_TABLE,
+        scores=lambda wildcards: W.score_table(config),
         table=W.TABLE_FILES["nb201"],
     output:
         [f"{W.FULL_FIDELITY_DIR}/{name}" for name in W.FULL_FIDELITY_FILES],

@@ -3,7 +3,8 @@
 Paths timed on the same fixed stratified sample of NB201 classes (their representatives):
 
 - plain: METHOD.md section 2 written plainly (the reference model run at every step, an explicit
-  centring matrix, `.item()` every step, torch's default threads, the default memory layout);
+  centring matrix, `.item()` every step, W threads, the default memory layout, the preset's dtype),
+  timed warm (one untimed architecture first);
 - single: the project's single path (trainer.train_and_score) with one pinned thread, per process;
 - single x W: the same in W processes (the throughput of a W-core machine);
 - stacked: the stacked engine (proxy.engine), K networks per step, one thread.
@@ -13,7 +14,9 @@ loop differs in float order only. The arithmetic floor is the sample's multiply-
 count, forward), times 3 for forward and backward, times 2 FLOPs per multiply-add, the batch and
 the steps, divided by the convolution throughput measured here on the shapes NB201 uses.
 
-    python scripts/bench_proxy.py --preset quick --n 16
+`full_space_minutes_single_Wproc` extrapolates the W-process wall time to all 6,466 NB201 classes.
+
+    python scripts/bench_proxy.py --preset quick --n 16 --batch-dir resources/batches
     python scripts/bench_proxy.py --preset paper --n 2
 """
 
@@ -50,7 +53,7 @@ def plain_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Textbook linear CKA with an explicit centring matrix."""
     x, y = x.flatten(1), y.flatten(1)
     n = x.shape[0]
-    h = torch.eye(n) - torch.ones(n, n) / n
+    h = torch.eye(n, dtype=x.dtype) - torch.ones(n, n, dtype=x.dtype) / n
     k, l_ = h @ (x @ x.T) @ h, h @ (y @ y.T) @ h
     return (k * l_).sum() / (k.norm() * l_.norm())
 
@@ -89,13 +92,13 @@ def single(args: tuple) -> list[tuple[float, float]]:
     return out
 
 
-def conv_gflops(threads: int) -> float:
+def conv_gflops(threads: int, dtype: torch.dtype) -> float:
     """Forward + backward throughput (GFLOP/s) of 3x3 convolutions at NB201's shapes, batch 32, channels-last."""
     torch.set_num_threads(threads)
     flop, seconds = 0.0, 0.0
     for channels, side in ((16, 32), (32, 16), (64, 8)):
-        x = torch.randn(32, channels, side, side).to(memory_format=torch.channels_last).requires_grad_()
-        w = torch.randn(channels, channels, 3, 3).to(memory_format=torch.channels_last).requires_grad_()
+        x = torch.randn(32, channels, side, side, dtype=dtype).to(memory_format=torch.channels_last).requires_grad_()
+        w = torch.randn(channels, channels, 3, 3, dtype=dtype).to(memory_format=torch.channels_last).requires_grad_()
         for repeat in range(6):
             start = time.perf_counter()
             F.conv2d(x, w, padding=1).sum().backward()
@@ -116,6 +119,7 @@ def main() -> None:
     parser.add_argument("--tables", default="resources/tables")
     parser.add_argument("--batch-dir", default="resources/proxy")
     parser.add_argument("--out", help="also write the Markdown table (with the command that made it) to this file")
+    parser.add_argument("--note", default="", help="a line on the conditions of the run, written under the command")
     args = parser.parse_args()
 
     table = NB201Table.open(Path(args.tables) / "nb201.h5")
@@ -123,10 +127,13 @@ def main() -> None:
     archs = [SPACE.representative(table.ops[i]) for i in study.stratified_sample(table, args.n, seed=0)]
     batch = load_or_build_batch(preset, Path(args.sources), Path(args.batch_dir))
     depth = int(preset.reference.removeprefix("resnet"))
-    reference = load_reference(depth, reference_checkpoint(Path(args.sources), preset.reference))
+    reference = load_reference(depth, reference_checkpoint(Path(args.sources), preset.reference)).to(batch.images.dtype)
     n = len(archs)
 
     default_threads = torch.get_num_threads()
+    # The comparison is W cores against W cores: the plain loop gets the threads the W processes get.
+    torch.set_num_threads(args.workers)
+    plain_loop(archs[0], batch, reference, preset)
     plain = [plain_loop(ops, batch, reference, preset) for ops in archs]
     one = single((archs, batch, preset))
     start = time.perf_counter()
@@ -141,14 +148,14 @@ def main() -> None:
         for i in range(0, n, args.stack):
             stacked += train_and_score_many(networks[i : i + args.stack], channels_last, preset)
     stacked_wall = time.perf_counter() - start
-    gflops = {threads: conv_gflops(threads) for threads in (1, args.workers)}
+    gflops = {threads: conv_gflops(threads, batch.images.dtype) for threads in (1, args.workers)}
     torch.set_num_threads(default_threads)
 
     mac = sum(float(flops_m(ops, 10, preset.C, preset.N)) for ops in archs) * 1e6 / n
     step_flop = mac * 2 * 3 * preset.batch_size
     plain_s = sum(s for _, s in plain) / n
     out = {
-        "preset": preset.name, "n_archs": n, "torch_threads_default": default_threads,
+        "preset": preset.name, "dtype": preset.dtype, "n_archs": n, "plain_threads": args.workers,
         "plain_s_per_arch": plain_s,
         "single_1thread_s_per_arch": sum(s for _, s in one) / n,
         f"single_{args.workers}proc_wall_s_per_arch": many_wall / n,
@@ -156,6 +163,7 @@ def main() -> None:
         "ratio_single_to_plain": sum(s for _, s in one) / n / plain_s,
         f"ratio_single_{args.workers}proc_to_plain": many_wall / n / plain_s,
         f"ratio_stacked_k{args.stack}_to_plain": stacked_wall / n / plain_s,
+        f"full_space_minutes_single_{args.workers}proc": many_wall / n * len(SPACE.classes()) / 60,
         "stacked_equals_single_bitwise": all(a == b.score for (a, _), b in zip(one, stacked)),
         # Two scores are ordered alike or not: a rank correlation needs at least three.
         "spearman_single_vs_plain": float(stats.spearmanr([s for s, _ in plain], [s for s, _ in one]).statistic)
@@ -170,9 +178,11 @@ def main() -> None:
     markdown = "\n".join(["| figure | value |", "|---|---|", *rows]) + "\n"
     print("\n" + markdown)
     if args.out:
-        command = f"python scripts/bench_proxy.py --preset {args.preset} --n {args.n} --stack {args.stack} --workers {args.workers}"
+        command = (f"python scripts/bench_proxy.py --preset {args.preset} --n {args.n} --stack {args.stack} "
+                   f"--workers {args.workers} --batch-dir {args.batch_dir}")  # fmt: skip
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(f"    {command}\n\n{markdown}")
+        note = f"{args.note}\n\n" if args.note else ""
+        Path(args.out).write_text(f"    {command}\n\n{note}{markdown}")
 
 
 if __name__ == "__main__":

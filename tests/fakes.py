@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from hwevrsnas.proxy.evaluator import Evaluator
@@ -60,3 +62,18 @@ class ToyProxy(Evaluator):
 def toy_proxy(context) -> ToyProxy:
     """The factory the registry calls (hwevrsnas.proxy.register_proxy("toy", "fakes:toy_proxy", ...))."""
     return ToyProxy(context.space, context.preset)
+
+
+def complete_table(identity: dict, label: str, path: Path) -> Path:
+    """A table of every NB201 class with synthetic scores under a given identity (as if that proxy had scored them)."""
+    from hwevrsnas.scores import ProxyColumns, ScoreTable
+    from hwevrsnas.spaces import get_space, nb201
+
+    reps = nb201.class_representatives()
+    degenerate = nb201.degenerate_mask(reps)
+    values = (np.cos(reps.astype(float) @ np.arange(1.0, 7.0)) + 1.0) / 2.0
+    results = [ProxyResult(0.0, float("nan"), [], 0.0, "degenerate") if bad else ProxyResult(float(v), 1.0 - v, [v], 0.5)
+               for v, bad in zip(values, degenerate)]  # fmt: skip
+    columns = ProxyColumns.from_results("rsnas", identity, "synthetic", label, results)
+    ScoreTable(get_space("nb201"), np.arange(len(reps)), reps, {"rsnas": columns}).write(path)
+    return path

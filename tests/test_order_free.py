@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -125,7 +126,7 @@ def test_proxy_command_prints_the_same_score_with_one_and_two_threads(mirror, nb
         assert main([*common, "--threads", threads]) == 0
         printed.append(json.loads(capsys.readouterr().out))
     assert printed[0]["score"] == printed[1]["score"] and printed[0]["cka"] == printed[1]["cka"]
-    assert printed[0]["representative"] == TWIN_A and printed[0]["identity"]["platform"].startswith("cpu/")
+    assert printed[0]["representative"] == TWIN_A and printed[0]["provenance"]["platform"].startswith("cpu/")
 
 
 # ---- 2b. the processor ----------------------------------------------------------------------------------------
@@ -136,21 +137,36 @@ SKYLAKE_X = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t
 NEOVERSE_N1 = "processor\t: 0\nBogoMIPS\t: 243.75\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU part\t: 0xd0c\n"
 
 
-def test_two_processors_with_the_same_vector_isa_never_share_a_cached_score(batch, tmp_path: Path, monkeypatch) -> None:
-    # Both report AVX512 to torch, yet their quick tables differ: a shared cache once mixed them.
+def test_two_processors_with_the_same_vector_isa_never_share_a_cached_float32_score(mirror, tmp_path, monkeypatch) -> None:
+    # Both report AVX512 to torch, yet their float32 quick tables differ: a shared cache once mixed them.
     assert determinism.cpu_model_from_cpuinfo(ZEN4) == "AuthenticAMD-25-17"
     assert determinism.cpu_model_from_cpuinfo(SKYLAKE_X) == "GenuineIntel-6-85"
     assert determinism.cpu_model_from_cpuinfo(NEOVERSE_N1) == "arm-0x41-0xd0c"
     assert determinism.cpu_model_from_cpuinfo("processor\t: 0\n") is None
-    cache = ScoreCache(tmp_path)
+    tiny32 = get_preset("tiny", dtype="float32")
+    seen = _scored_on_three_processors(tiny32, make_proxy_batch(tiny32, mirror), ScoreCache(tmp_path), monkeypatch)
+    isa = {evaluator.identity()["platform"].split("/")[1] for evaluator, _ in seen.values()}
+    assert len(isa) == 1 and seen["amd"][0].identity()["platform"] != seen["intel"][0].identity()["platform"]
+    assert not seen["intel"][1].cached and seen["amd again"][1].cached and len(ScoreCache(tmp_path)) == 2
+
+
+def test_every_processor_shares_one_cached_float64_score(batch, tmp_path: Path, monkeypatch) -> None:
+    # A float64 score is the same on any machine (tests/test_kernels.py), so heterogeneous nodes share one cache
+    # entry; where it was computed stays in the provenance.
+    seen = _scored_on_three_processors(TINY, batch, ScoreCache(tmp_path), monkeypatch)
+    assert all("platform" not in evaluator.identity() for evaluator, _ in seen.values())
+    assert seen["amd"][0].provenance()["platform"] != seen["intel"][0].provenance()["platform"]
+    assert not seen["amd"][1].cached and seen["intel"][1].cached and seen["amd again"][1].cached
+    assert len(ScoreCache(tmp_path)) == 1 and seen["intel"][1].score == seen["amd"][1].score
+
+
+def _scored_on_three_processors(preset, batch, cache, monkeypatch) -> dict[str, tuple[ProxyEvaluator, Any]]:
     seen = {}
     for name, cpuinfo in (("amd", ZEN4), ("intel", SKYLAKE_X), ("amd again", ZEN4)):
         monkeypatch.setattr(determinism, "cpu_model", lambda text=cpuinfo: determinism.cpu_model_from_cpuinfo(text))
-        evaluator = ProxyEvaluator("nb201", TINY, batch, cache)
-        seen[name] = (evaluator.identity()["platform"], evaluator.evaluate(ops(TWIN_A)))
-    isa = {platform.split("/")[1] for platform, _ in seen.values()}
-    assert len(isa) == 1 and seen["amd"][0] != seen["intel"][0]
-    assert not seen["intel"][1].cached and seen["amd again"][1].cached and len(cache) == 2
+        evaluator = ProxyEvaluator("nb201", preset, batch, cache)
+        seen[name] = (evaluator, evaluator.evaluate(ops(TWIN_A)))
+    return seen
 
 
 # ---- 3. damaged cache entries -------------------------------------------------------------------------------

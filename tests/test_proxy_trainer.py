@@ -39,7 +39,7 @@ def batch(mirror: Path) -> ProxyBatch:
     folder = mirror / "small-cifar-10/image_data_format_1"
     images, labels = load_png_folder(folder / "train", folder / "trainLabels.csv")
     reference = load_reference(20, reference_checkpoint(mirror, "resnet20"))
-    return build_proxy_batch(images, labels, reference, pool_size=64, batch_size=16, seed=0)
+    return build_proxy_batch(images, labels, reference, pool_size=64, batch_size=16, seed=0, dtype=torch.float64)
 
 
 def test_presets() -> None:
@@ -84,7 +84,7 @@ def test_training_is_deterministic_and_learns(batch: ProxyBatch) -> None:
     results = []
     for steps in (0, 0, 8):
         torch.manual_seed(0)
-        results.append(train_and_score(NB201Network(ops, C=8, N=1), batch, _tiny(steps=steps)))
+        results.append(train_and_score(NB201Network(ops, C=8, N=1).double(), batch, _tiny(steps=steps)))
     assert results[0].score == results[1].score and results[0].cka == results[1].cka
     assert 0.0 < results[0].score < 1.0 and results[0].status == "ok"
     assert results[2].loss < results[0].loss  # 8 SGD steps on one batch lower the training loss
@@ -93,14 +93,14 @@ def test_training_is_deterministic_and_learns(batch: ProxyBatch) -> None:
 
 def test_nonfinite_training_gives_worst_score_not_an_exception(batch: ProxyBatch) -> None:
     torch.manual_seed(0)
-    model = NB201Network(nb201.arch_to_ops(BEST), C=8, N=1)
-    result = train_and_score(model, batch, _tiny(steps=5, lr=1e12))
+    model = NB201Network(nb201.arch_to_ops(BEST), C=8, N=1).double()
+    result = train_and_score(model, batch, _tiny(steps=5, lr=1e300))
     assert result.status == STATUS_NONFINITE and result.score == 0.0
 
 
 def test_loss_score_variant(batch: ProxyBatch) -> None:
     torch.manual_seed(0)
-    result = train_and_score(NB201Network(nb201.arch_to_ops(BEST), C=8, N=1), batch, _tiny(score="loss"))
+    result = train_and_score(NB201Network(nb201.arch_to_ops(BEST), C=8, N=1).double(), batch, _tiny(score="loss"))
     assert result.score == pytest.approx(np.exp(-result.loss))
 
 

@@ -23,6 +23,7 @@ import yaml
 from hwevrsnas import workflow as W
 from hwevrsnas.cli import search as search_cli
 from hwevrsnas.search.config import DEFAULTS
+from hwevrsnas.search.methods import get_method
 from hwevrsnas.workflow import steps
 
 snakemake_utils = pytest.importorskip("snakemake.utils")
@@ -355,6 +356,52 @@ def test_invalid_config_fails_before_any_job(tmp_path, config, needles):
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
+def test_a_device_without_costs_for_the_dataset_fails_the_dry_run(tmp_path):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["grid"][0]["dataset"] = "cifar100"  # fpga's latency exists for cifar10 only
+    path = tmp_path / "cifar100.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "--cores", "1", "--configfile", path, workdir=tmp_path)
+    text = output(proc)
+    assert proc.returncode != 0 and "Job stats" not in text, text
+    message = "device 'fpga' has no latency costs for 'cifar100'; they exist for cifar10"
+    assert f"config key grid[0].devices[0]: {message}" in text
+
+
+@pytest.mark.slow
+def test_a_named_score_table_is_served_and_none_is_built(tmp_path):
+    from hwevrsnas.proxy.presets import get_preset
+
+    from fakes import complete_table
+
+    table = complete_table({"kind": "rsnas", "preset": get_preset("tiny").digest}, "rsnas:tiny", tmp_path / "served.h5")
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["scores"] = {**config.get("scores", {}), "enabled": False, "table": str(table)}
+    path = tmp_path / "served.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "-p", "--cores", "1", "--configfile", path, workdir=tmp_path)
+    text = output(proc)
+    assert proc.returncode == 0, text
+    assert "rule score_shard" not in text and "rule scores:" not in text and "rule fidelity_full" in text
+    assert f"--scores {table}" in text
+    config["proxy"]["preset"] = "quick"  # the table holds tiny scores: refused in the dry run, naming the key
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "--cores", "1", "--configfile", path, workdir=tmp_path)
+    assert proc.returncode != 0 and "config key scores.table:" in output(proc) and "Job stats" not in output(proc)
+
+
+@pytest.mark.slow
+def test_an_unknown_key_is_named_with_the_nearest_valid_keys_and_its_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("populaton: 20\n")
+    proc = snakemake("-n", "--cores", "1", "--configfile", path, workdir=tmp_path)
+    text = output(proc)
+    assert proc.returncode != 0
+    assert f"unknown config key 'populaton' in {path}; nearest valid keys: search.population" in text
+    assert len(text.splitlines()) <= 4 and "Failed validating" not in text, text  # not the schema and the config
+
+
 # ---- the tiny config end to end -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_run(mirror, tmp_path_factory):
@@ -434,6 +481,28 @@ def test_tiny_results_are_byte_identical_from_scratch_with_other_threads_and_ord
         assert (workdir / leaf.path(W.RUN)).read_bytes() == first[leaf], leaf
     for path, data in tables.items():
         assert (workdir / path).read_bytes() == data, path
+
+
+@pytest.mark.slow
+def test_tiny_results_are_byte_identical_under_a_lower_kernel_set(tiny_run, tmp_path):
+    # The tiny preset is float64: a machine with other kernels (here: the next lower vector ISA forced, in every
+    # job) computes the same results, bit for bit, from the sources up; only the timing sidecars differ.
+    from hwevrsnas.proxy.determinism import kernel_environment
+
+    workdir, env, _ = tiny_run
+    _, lower = kernel_environment("lower")
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=tmp_path, env={**env, **lower})
+    assert proc.returncode == 0, output(proc)[-6000:]
+    config = load(TEST_CONFIG)
+    for leaf in W.expand_grid(config):
+        assert (tmp_path / leaf.path(W.RUN)).read_bytes() == (workdir / leaf.path(W.RUN)).read_bytes(), leaf
+        if get_method(leaf.method).uses_proxy:  # and the kernels really differed
+            isa = [json.loads((where / leaf.path(W.TIMING)).read_text())["timing"]["provenance"]["platform"].split("/")[1]
+                   for where in (workdir, tmp_path)]  # fmt: skip
+            assert isa[0] != isa[1], isa
+    for path in W.aggregate_tables(config):
+        if path.endswith("main.csv"):
+            assert (tmp_path / path).read_bytes() == (workdir / path).read_bytes(), path
 
 
 @pytest.mark.slow
@@ -550,6 +619,39 @@ def test_check_result_catches_a_tampered_result(tiny_run, tmp_path):
     wrong_leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0)
     with pytest.raises(RuntimeError, match="threshold"):
         check(good, wrong_leaf, tmp_path / "wrong.check.json")
+
+
+@pytest.mark.slow
+def test_a_damaged_run_file_is_named_and_never_costs_the_tables(tiny_run):
+    workdir, env, _ = tiny_run
+    config = load(TEST_CONFIG)
+    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0)
+    run = workdir / leaf.path(W.RUN)
+    good = run.read_bytes()
+    done = {path: (workdir / path).read_bytes() for path in W.aggregate_tables(config) + W.aggregate_plots(config)}
+    repair = f"`snakemake --forcerun {leaf.path(W.RUN)}`"
+    # Damaged in place (same mtime, as a disk or a copy damages it): only the forced aggregate runs, fails naming the
+    # file, and leaves the tables and plots as they were.
+    stat = run.stat()
+    run.write_text('{"garbage": tru\n')
+    os.utime(run, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", "aggregate", workdir=workdir, env=env)
+    text = output(proc)
+    assert proc.returncode != 0 and f"error: {leaf.path(W.RUN)}: damaged, not valid JSON" in text and repair in text
+    assert "Traceback" not in text + (workdir / "logs/aggregate.log").read_text()
+    for path, data in done.items():
+        assert (workdir / path).read_bytes() == data, path
+    # Damaged anew: its check fails first, naming it in the check's log.
+    run.write_text('{"garbage": tru\n')
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
+    log = (workdir / leaf.path(W.CHECK_LOG)).read_text()
+    assert proc.returncode != 0 and f"hwevrsnas: error: {leaf.path(W.RUN)}: damaged" in log and repair in log
+    assert "Traceback" not in log
+    # The repair the messages name rebuilds the file byte for byte.
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", leaf.path(W.RUN), workdir=workdir,
+                     env=env)  # fmt: skip
+    assert proc.returncode == 0, output(proc)[-6000:]
+    assert run.read_bytes() == good
 
 
 @pytest.mark.slow

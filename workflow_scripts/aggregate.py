@@ -4,4 +4,7 @@ from hwevrsnas.workflow import steps
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with steps.script_logging(smk.log[0]):
-    steps.run_aggregate(list(smk.input.runs), smk.params.energy, study=bool(smk.input.study), budgets=smk.params.budgets)
+    steps.run_aggregate(
+        list(smk.input.runs), smk.params.energy, study=bool(smk.input.study), budgets=smk.params.budgets,
+        outputs=list(smk.output),
+    )

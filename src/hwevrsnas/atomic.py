@@ -1,4 +1,5 @@
-"""Atomic file output: write to a temporary file beside the target, rename it into place only on success."""
+"""Atomic file output: write to a temporary file beside the target, rename it into place only on success; and the
+check, before any work, that a folder can be written."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from hwevrsnas.errors import InputError
 
 
 @contextlib.contextmanager
@@ -38,3 +41,26 @@ def write_bytes(path: Path | str, data: bytes) -> None:
     """Write bytes to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def check_writable(folder: Path | str, option: str, alternative: str = "") -> Path:
+    """`folder`, once a file has been created and removed in it (or, while it does not exist, in the nearest folder
+    above it, where it would be made); else InputError naming `option`, and `alternative` as another way out.
+
+    A real write is the only reliable test (permission bits, ACLs, read-only mounts, root); made before any work,
+    it turns a failure that would lose a finished result into one line.
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        fd, name = tempfile.mkstemp(dir=existing, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as err:
+        raise InputError(
+            f"{option}: cannot write in {existing} ({err.strerror or err}); nothing has run: "
+            f"make {existing} writable, or give {option} another folder{alternative}"
+        ) from None
+    return folder

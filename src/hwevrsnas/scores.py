@@ -2,8 +2,9 @@
 
 With every class of NB201 scored, a search is a table lookup. A table holds, for a list of classes
 (all of them, a shard of them, or a chosen few), one group per proxy with the proxy's identity
-(Evaluator.identity(): kind, space, preset digest, batch and reference checksums, seed, engine,
-platform) and one row per class: score, raw value, final loss, per-tap CKA, status and the measured
+(Evaluator.identity(): kind, space, preset digest, batch and reference checksums, seed; engine and
+platform for a float32 preset, whose scores depend on them), its provenance (where it was computed, also
+for a float64 preset, whose scores do not) and one row per class: score, raw value, final loss, per-tap CKA, status and the measured
 seconds of its computation. An evaluator uses a table only when the identities are equal
 (Evaluator.attach), so a score read from a table is bit for bit the score it would compute.
 
@@ -13,15 +14,17 @@ Layout (format `hwevrsnas.scores/1`):
     /classes/position        row of each class in the space's class list (Space.classes())
     /classes/representative  the representative's arch string (what was scored)
     /classes/index, iso_class  NB201 only: the representative's official index and the table's class id
-    /proxies/<name>/         attrs identity (JSON), description; datasets score, raw, loss, cka, status, seconds
+    /proxies/<name>/         attrs identity, provenance (JSON), description; datasets score, raw, loss, cka,
+                             status, seconds
 
-`content_checksum` (an attribute) is the sha256 of everything but the measured seconds and the
-command, so shards merged into one file and one whole build have the same content checksum; the
+`content_checksum` (an attribute) is the sha256 of everything but the measured seconds, the provenance
+and the command, so shards merged into one file and one whole build have the same content checksum; the
 file itself is sealed (integrity.seal_h5) and checked on open.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -67,10 +70,12 @@ class ProxyColumns:
     cka: np.ndarray
     status: np.ndarray
     seconds: np.ndarray
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_results(
-        cls, name: str, identity: dict[str, Any], description: str, label: str, results: Sequence[ProxyResult]
+        cls, name: str, identity: dict[str, Any], description: str, label: str, results: Sequence[ProxyResult],
+        provenance: dict[str, Any] | None = None,
     ) -> "ProxyColumns":
         """Columns from evaluator results (missing values as NaN); `label` names it in reports (e.g. rsnas:quick)."""
         taps = max((len(r.cka) for r in results), default=0)
@@ -86,6 +91,7 @@ class ProxyColumns:
             cka=np.array([[*r.cka, *[math.nan] * (taps - len(r.cka))] for r in results], dtype=np.float64).reshape(len(results), taps),
             status=np.array([r.status for r in results]),
             seconds=np.array([r.seconds for r in results], dtype=np.float64),
+            provenance=dict(provenance or {}),
         )  # fmt: skip
 
     def result(self, row: int) -> ProxyResult:
@@ -101,7 +107,7 @@ class ProxyColumns:
         """The same proxy on a subset of rows."""
         return ProxyColumns(
             self.name, self.identity, self.description, self.label, self.score[rows], self.raw[rows], self.loss[rows],
-            self.cka[rows], self.status[rows], self.seconds[rows],
+            self.cka[rows], self.status[rows], self.seconds[rows], self.provenance,
         )  # fmt: skip
 
 
@@ -183,6 +189,7 @@ class ScoreTable:
             for name, columns in self.proxies.items():
                 p = group(proxies, name)
                 p.attrs["identity"] = json.dumps(columns.identity, sort_keys=True)
+                p.attrs["provenance"] = json.dumps(columns.provenance, sort_keys=True)
                 p.attrs["description"] = columns.description
                 p.attrs["label"] = columns.label
                 for key in ("score", "raw", "loss", "cka", "seconds"):
@@ -213,6 +220,7 @@ class ScoreTable:
                         name, json.loads(p.attrs["identity"]), str(p.attrs["description"]), str(p.attrs["label"]),
                         p["score"][()], p["raw"][()], p["loss"][()], p["cka"][()],
                         np.array([s.decode() for s in p["status"][()]]), p["seconds"][()],
+                        json.loads(p.attrs.get("provenance", "{}")),
                     )  # fmt: skip
                 table = cls(
                     space, classes["position"][()], representatives, proxies, str(h5.attrs["shard"]),
@@ -269,6 +277,9 @@ class ServedEvaluator(Evaluator):
 
     def identity(self) -> dict[str, Any]:
         return dict(self.columns.identity)
+
+    def provenance(self) -> dict[str, Any]:
+        return dict(self.columns.provenance)
 
     def compute(self, representative: np.ndarray) -> ProxyResult:
         raise InputError(f"{self.table.path}: class {self.space.arch_str(representative)} is missing from a table "
@@ -346,6 +357,7 @@ def merge(tables: Sequence[ScoreTable], command: str = "") -> ScoreTable:
             name, first.proxies[name].identity, first.proxies[name].description, first.proxies[name].label,
             *(np.concatenate([getattr(p, key) for p in parts])[order] for key in ("score", "raw", "loss")),
             cka[order], np.concatenate([p.status for p in parts])[order], np.concatenate([p.seconds for p in parts])[order],
+            merged_provenance([p.provenance for p in parts]),
         )  # fmt: skip
     stack = lambda key: None if getattr(first, key) is None else np.concatenate([getattr(t, key) for t in tables])[order]  # noqa: E731
     return ScoreTable(
@@ -354,14 +366,20 @@ def merge(tables: Sequence[ScoreTable], command: str = "") -> ScoreTable:
     )  # fmt: skip
 
 
+def merged_provenance(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The provenance of merged shards: theirs when they agree, else each distinct one (shards of several machines)."""
+    distinct = [dict(p) for p in {json.dumps(p, sort_keys=True): p for p in parts}.values()]
+    return distinct[0] if len(distinct) == 1 else {"shards": distinct}
+
+
 def info(table: ScoreTable) -> dict[str, Any]:
     """What `hwevrsnas scores info --json` prints (the first proxy's identity also at the top level)."""
     proxies = []
     for name, columns in table.proxies.items():
-        identity = columns.identity
+        identity, recorded = columns.identity, {**columns.provenance, **columns.identity}
         proxies.append({
-            "name": name, "identity": identity, "preset": identity.get("preset"), "batch_checksum": identity.get("batch"),
-            "engine": identity.get("engine"), "platform": identity.get("platform"),
+            "name": name, "identity": identity, "provenance": columns.provenance, "preset": identity.get("preset"),
+            "batch_checksum": identity.get("batch"), "engine": recorded.get("engine"), "platform": recorded.get("platform"),
             "seconds_per_arch": float(np.mean(columns.seconds)) if len(columns.seconds) else None,
             "statuses": {status: int((columns.status == status).sum()) for status in STATUSES if (columns.status == status).any()},
         })  # fmt: skip

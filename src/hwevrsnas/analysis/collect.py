@@ -54,7 +54,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from hwevrsnas.search.result import MULTI_SCHEMA, SCHEMA, TIMING_SUFFIX, load_result
+from hwevrsnas.errors import DamagedFile
+from hwevrsnas.search.result import MULTI_SCHEMA, SCHEMA, TIMING_SUFFIX, load_result, rerun_hint
 
 SETTING_KEYS = ("space", "dataset", "cost_dataset", "device", "metric", "threshold")
 SETTING_FIELDS = (*SETTING_KEYS[:-1], "threshold_source", "quantile", "method", "preset", "seed")
@@ -259,16 +260,12 @@ def collect_records(
             raise FileNotFoundError(f"run file {path} not found")
         if path.name.endswith(TIMING_SUFFIX):
             raise ValueError(f"{path} is a timing sidecar; pass the run file it belongs to")
+        record = load_result(path)
         try:
-            record = load_result(path)
-            if not isinstance(record, dict):
-                raise TypeError(f"top level is a {type(record).__name__}, not an object")
-            if record.get("schema") not in (SCHEMA, MULTI_SCHEMA):
-                raise ValueError(f"schema is {record.get('schema')!r}, expected {SCHEMA!r} or {MULTI_SCHEMA!r}")
             rows += run_rows(record, path, worst)
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
             detail = f"missing key {err.args[0]!r}" if isinstance(err, KeyError) else str(err)
-            raise ValueError(f"malformed run file {path}: {detail}") from err
+            raise DamagedFile(path, f"malformed run file: {detail}", rerun_hint(path)) from err
         records[str(path)] = record
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     for key in FLOAT_FIELDS:

@@ -4,14 +4,17 @@ The subcommand modules import nothing heavy at module level (torch, pandas and t
 imported inside the command functions), so `hwevrsnas query ...` starts in about the time numpy
 and h5py take to import. Known, user-caused errors (hwevrsnas.errors.UserError) are printed as one
 line with exit status 2 (`--debug` shows their traceback too); any other exception is a bug and
-keeps its traceback.
+keeps its traceback. Output into a pipe whose reader has left (`| head -1`) ends quietly, with status 141.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
+import signal
 import sys
 from typing import Sequence
 
@@ -46,13 +49,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # so that a reader gone early (`| head -1`) shows here, not in the interpreter's last flush
+        return status
     except UserError as err:
         if args.debug:
             raise
         logging.getLogger("hwevrsnas").debug("user error", exc_info=True)
         print(f"hwevrsnas: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader took what it wanted and left: not an error of ours. Point stdout at /dev/null so that the
+        # interpreter's flush at exit does not fail on the same pipe, and exit as a command killed by SIGPIPE does.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -21,20 +21,22 @@ def add_parser(sub: Any) -> None:
 
 
 def config_mirror(config: str | None) -> Path | None:
-    """The `mirror` key of a YAML config file, if the file and key exist."""
+    """The `mirror` key of a YAML config file, if the file and key exist (MissingFile when that folder does not)."""
+    from hwevrsnas.tables.sources import existing_mirror
+
     if not config or not Path(config).is_file():
         return None
     import yaml
 
     value = (yaml.safe_load(Path(config).read_text()) or {}).get("mirror")
-    return Path(value) if value else None
+    return existing_mirror(value, f"the key `mirror` of {config}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Fetch and verify."""
-    from hwevrsnas.tables.sources import default_mirror, fetch
+    from hwevrsnas.tables.sources import default_mirror, existing_mirror, fetch
 
-    mirror = Path(args.mirror) if args.mirror else default_mirror() or config_mirror(args.config)
+    mirror = existing_mirror(args.mirror, "--mirror") or default_mirror() or config_mirror(args.config)
     start = time.perf_counter()
     paths = fetch(Path(args.dest), mirror, args.only or None)
     print(f"{len(paths)} sources verified under {args.dest} in {time.perf_counter() - start:.1f} s")

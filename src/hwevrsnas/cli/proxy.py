@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "space": space.name, "arch": args.arch, "proxy": spec.name, "preset": preset.name,
         "representative": space.arch_str(space.representative(ops)), **result.to_json(), "cached": result.cached,
         "identity": evaluator.identity(),
+        "provenance": evaluator.provenance(),
     }  # fmt: skip
     if args.json:
         print(json.dumps(record, indent=1))

@@ -1,4 +1,4 @@
-"""`hwevrsnas scores build | merge | info | export`: score tables of every isomorphism class (hwevrsnas.scores)."""
+"""`hwevrsnas scores build | merge | info | export | verify`: score tables of every isomorphism class (hwevrsnas.scores)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,22 @@ def add_parser(sub: Any) -> None:
     export.add_argument("table")
     export.add_argument("--out", required=True, help="CSV file, or - for standard output")
     export.set_defaults(func=run_export)
+    verify = ssub.add_parser("verify", help="recompute a random sample of a table's classes here and compare "
+                                            "(exit 1 beyond the preset's tolerance)")  # fmt: skip
+    verify.add_argument("table")
+    verify.add_argument("--sample", type=int, default=16, help="classes to recompute (default: %(default)s)")
+    verify.add_argument("--seed", type=int, default=0, help="seed of the sample (default: %(default)s)")
+    verify.add_argument("--kernels", default="default", choices=("default", "lower"),
+                        help="this machine's default kernels, or the next lower vector ISA forced (default: %(default)s)")
+    verify.add_argument("--proxy", help="the proxy column to check (default: the representation-similarity one)")
+    verify.add_argument("--tolerance", type=float, help="largest difference allowed (default: 1e-9 for a float64 "
+                                                        "preset, 0 for a float32 one)")  # fmt: skip
+    verify.add_argument("--workers", type=int, default=1, help="scoring processes (default: %(default)s)")
+    verify.add_argument("--sources", default=SOURCES_DIR, help="fetched sources (default: %(default)s)")
+    verify.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    verify.add_argument("--batch-dir", default=BATCH_DIR, help="proxy batch folder (default: %(default)s)")
+    verify.add_argument("--json", help="also write the comparison as JSON to this file")
+    verify.set_defaults(func=run_verify)
 
 
 def _arch_list(text: str) -> list[str]:
@@ -127,7 +143,7 @@ def run_build(args: argparse.Namespace) -> int:
             log.info("%s: %d of %d classes scored", spec.name, len(results), len(representatives))
         bar.close()
         proxies[spec.name] = ProxyColumns.from_results(
-            spec.name, evaluator.identity(), spec.description, evaluator.name, results
+            spec.name, evaluator.identity(), spec.description, evaluator.name, results, evaluator.provenance()
         )
         log.info("%s: %d classes scored, %d computed", spec.name, len(results), evaluator.computed)
     index = iso_class = None
@@ -193,3 +209,17 @@ def run_export(args: argparse.Namespace) -> int:
     writer.writerows(rows)
     write_text(args.out, text.getvalue())
     return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Recompute a sample of the table's classes and report the differences; 1 when beyond the tolerance."""
+    from hwevrsnas.reproduction import report_lines, verify, write_json
+
+    result = verify(
+        args.table, args.sample, args.seed, args.kernels, args.proxy, args.workers, args.tolerance,
+        sources=args.sources, tables=args.tables, batch_dir=args.batch_dir,
+    )  # fmt: skip
+    print("\n".join(report_lines(result)))
+    if args.json:
+        write_json(result, args.json)
+    return 0 if result.passed else 1

@@ -10,7 +10,7 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hwevrsnas.paths import BATCH_DIR, CACHE_DIR, SOURCES_DIR, TABLES_DIR
 from hwevrsnas.search.config import DEFAULTS, KNOBS
@@ -36,18 +36,21 @@ def add_parser(sub: Any) -> None:
                        help="several quantile thresholds, comma-separated (multi-threshold methods: mo-*)")
     p.add_argument("--method", default="hw-evrsnas", help=f"one of {', '.join(METHODS)} (default: %(default)s)")
     p.add_argument("--preset", default="paper", help="proxy fidelity preset (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="search seed (default: %(default)s)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="search seed, >= 0 (default: %(default)s)")
     p.add_argument("--out", required=True, help="result JSON; timings go to <stem>.timing.json beside it")
     p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
     p.add_argument("--sources", default=SOURCES_DIR, help="fetched sources (default: %(default)s)")
     p.add_argument("--cache", default=CACHE_DIR, help="score cache folder, '' for none (default: %(default)s)")
     p.add_argument("--batch-dir", default=BATCH_DIR, help="proxy batch folder, '' for none (default: %(default)s)")
     p.add_argument("--scores", nargs="*", default=[], metavar="FILE",
-                   help="score tables to read scores from when their identity matches (hwevrsnas scores build)")
+                   help="score tables to read scores from (hwevrsnas scores build); one that matches no proxy of this "
+                        "search (another preset or space) is refused")
+    p.add_argument("--compute-scores", action="store_true",
+                   help="compute the scores instead of refusing a --scores table that matches no proxy of this search")
     for knob in KNOBS.values():
         default = DEFAULTS[knob.name]
         p.add_argument(knob.flag, type=knob.type, default=default, help=f"{knob.help} (default: {default})")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=at_least(1), default=1,
                    help="scoring processes (each computes with one torch thread, so scores do not depend on this)")
     p.add_argument("--accelerator", default="auto", help="proxy's torch device: auto, cpu, cuda (default: %(default)s)")
     p.add_argument(
@@ -64,23 +67,47 @@ def quantile_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0.1,0.5,0.9, got {text!r}") from None
 
 
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= `minimum` (argparse then names the flag and exits with status 2)."""
+
+    def integer(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    return integer
+
+
 def check_out(path: str) -> Path:
-    """The result path, refused before any work when it is a directory or its folder cannot be made."""
+    """The result path, refused before any work when it is a directory or its folder cannot be written (the result
+    and its timing sidecar go there)."""
+    from hwevrsnas.atomic import check_writable
     from hwevrsnas.errors import InputError
 
     out = Path(path)
     if out.is_dir():
         raise InputError(f"--out {out} is a directory; give the result file's path, e.g. {out / 'run.json'}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"--out {out}: cannot create its folder ({err})") from None
+    check_writable(out.parent, "--out")
     return out
+
+
+def check_proxy_folders(args: argparse.Namespace, preset: Any) -> None:
+    """The score cache, and the batch folder when the batch is still to be built there, must be writable before the
+    search: the cache is written at the first score, the batch before the first."""
+    from hwevrsnas.atomic import check_writable
+
+    if args.cache:
+        check_writable(args.cache, "--cache", " (--cache '' for none)")
+    # The file name from the preset itself: proxy.batch imports torch, which a search served by a table never needs.
+    if args.batch_dir and not (Path(args.batch_dir) / preset.batch_file_name).is_file():
+        check_writable(args.batch_dir, "--batch-dir", " (--batch-dir '' keeps the batch in memory)")
 
 
 def build_evaluator(args: argparse.Namespace, method: Any, preset: Any, accelerator: str) -> Any:
     """The evaluator of the method's proxy: served by the score tables given where they hold every class at this
     preset (no torch, no batch), else built, with every table whose identity matches attached."""
+    from hwevrsnas.errors import InputError
     from hwevrsnas.proxy import ProxyContext, make_proxy
     from hwevrsnas.proxy.cache import ScoreCache
     from hwevrsnas.scores import ScoreTable, served_proxies
@@ -98,9 +125,15 @@ def build_evaluator(args: argparse.Namespace, method: Any, preset: Any, accelera
     for table in tables:
         mismatches = [evaluator.attach(source) for source in table.sources()]
         if all(mismatches):
-            closest = min(mismatches, key=len)
+            closest = ", ".join(min(mismatches, key=len))
+            if not args.compute_scores:
+                raise InputError(
+                    f"--scores {table.path}: no proxy in it has this search's identity (the closest differs in "
+                    f"{closest}), so every score would be computed; give a table built for this search's space and "
+                    "preset, or add --compute-scores to compute them"
+                )
             log.warning("score table %s not used: no proxy in it has this search's identity (closest differs in %s)",
-                        table.path, ", ".join(closest))  # fmt: skip
+                        table.path, closest)  # fmt: skip
     return evaluator
 
 
@@ -111,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from hwevrsnas.proxy.presets import get_preset
     from hwevrsnas.search.config import GAConfig
     from hwevrsnas.search.costs import CostModel
-    from hwevrsnas.search.methods import METHODS, get_method
+    from hwevrsnas.search.methods import GA, METHODS, get_method
     from hwevrsnas.search.result import (
         MultiSetting, Setting, multi_summary_line, run_multi_search, run_search, summary_line, write_result,
     )  # fmt: skip
@@ -124,7 +157,13 @@ def run(args: argparse.Namespace) -> int:
         multi = ", ".join(name for name, spec in METHODS.items() if spec.multi_threshold)
         raise InputError(f"method {args.method!r} answers one threshold per run, got {given} thresholds; "
                          f"give one --threshold or --quantile, or use a multi-threshold method ({multi})")  # fmt: skip
+    if method.runner == GA and config.tournament_size > config.population:
+        log.warning("--tournament-size %d is above --population %d: the GA draws distinct members, so every tournament "
+                    "takes the whole population and both parents are its fittest member",
+                    config.tournament_size, config.population)  # fmt: skip
     out = check_out(args.out)
+    if method.uses_proxy:
+        check_proxy_folders(args, preset)
     cost_model = CostModel.open(args.space, args.tables, args.dataset, args.device, args.metric, args.cost_dataset)
     if method.multi_threshold:
         if args.threshold is not None:

@@ -11,6 +11,11 @@ batch is filled with the lowest remaining ones.
 The batch is built with torch's intra-op threads pinned (proxy.determinism), so its tensors are the
 same bytes however many threads the caller uses; its file records the sha256 of those tensors
 (`checksum`) and of the reference checkpoint, and `load` refuses a file whose tensors do not match.
+
+A float64 preset's batch is built in float64 (the reference model too), so that its reference Grams
+differ between kernel sets only in the last bits, as its scores do. Those bits still change the
+tensors' bytes, so a float64 score names its batch by `input_checksum` (images and labels: pixels
+and arithmetic that every machine rounds alike), not by `checksum`.
 """
 
 from __future__ import annotations
@@ -51,6 +56,24 @@ class ProxyBatch:
         for tensor in (self.images, self.labels, *self.ref_grams):
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()
+
+    @property
+    def input_checksum(self) -> str:
+        """sha256 over the images' and labels' bytes: the batch's identity where the Grams' last bits may vary."""
+        digest = hashlib.sha256()
+        for tensor in (self.images, self.labels):
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    @property
+    def identity_checksum(self) -> str:
+        """The checksum a score names its batch by: `input_checksum` for a float64 batch, else `checksum`."""
+        return self.input_checksum if self.dtype == torch.float64 else self.checksum
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating type the batch was built in, which the candidates train in."""
+        return self.images.dtype
 
     @property
     def reference_checksum(self) -> str | None:
@@ -113,22 +136,27 @@ def build_proxy_batch(
     batch_size: int,
     seed: int,
     class_balanced: bool = False,
+    dtype: torch.dtype = torch.float32,
 ) -> ProxyBatch:
-    """Draw the seeded augmented pool, score it with the reference, keep the lowest-loss batch with its tap Grams."""
+    """Draw the seeded augmented pool, score it with the reference, keep the lowest-loss batch with its tap Grams.
+
+    Everything from the reference's forward pass on is computed in `dtype` (the preset's).
+    """
     with pinned_threads():
-        return _build(images, labels, reference, pool_size, batch_size, seed, class_balanced)
+        return _build(images, labels, reference, pool_size, batch_size, seed, class_balanced, dtype)
 
 
 def _build(
     images: np.ndarray, labels: np.ndarray, reference: nn.Module, pool_size: int, batch_size: int, seed: int,
-    class_balanced: bool,
+    class_balanced: bool, dtype: torch.dtype,
 ) -> ProxyBatch:
     if pool_size > len(images):
         raise ValueError(f"pool_size {pool_size} exceeds the {len(images)} training images available")
     rng = np.random.default_rng(seed)
     pool_index = np.sort(rng.choice(len(images), size=pool_size, replace=False))
-    pool = to_tensor(augment(images[pool_index], rng))
+    pool = to_tensor(augment(images[pool_index], rng)).to(dtype)
     pool_labels = torch.as_tensor(labels[pool_index], dtype=torch.int64)
+    reference = reference.to(dtype)
     reference.eval()
     with torch.inference_mode():
         logits = reference(pool).double()
@@ -137,7 +165,7 @@ def _build(
     batch_images = pool[keep].clone()
     with torch.inference_mode():
         _, taps = reference.forward_with_taps(batch_images)
-        grams = [centered_gram(t.float()).clone() for t in taps]
+        grams = [centered_gram(t).clone() for t in taps]
     meta = {
         "pool_size": pool_size,
         "batch_size": batch_size,
@@ -146,6 +174,7 @@ def _build(
         "train_indices": pool_index[keep].tolist(),
         "reference_losses": losses[keep].tolist(),
         "tie_break": "float64 cross-entropy, then pool position",
+        "dtype": str(dtype).removeprefix("torch."),
     }
     return ProxyBatch(batch_images, pool_labels[keep].clone(), grams, meta)
 
@@ -174,7 +203,8 @@ def make_proxy_batch(preset: Any, sources: Path) -> ProxyBatch:
     reference = load_reference(depth, checkpoint)
     images, labels = load_cifar10(Path(sources) / IMAGE_FOLDER, "train")
     batch = build_proxy_batch(
-        images, labels, reference, preset.pool_size, preset.batch_size, preset.seed, preset.class_balanced
+        images, labels, reference, preset.pool_size, preset.batch_size, preset.seed, preset.class_balanced,
+        getattr(torch, preset.dtype),
     )
     pinned = load_manifest()[str(checkpoint.relative_to(sources))].sha256
     batch.meta.update(reference=preset.reference, checkpoint=checkpoint.name, reference_sha256=pinned)

@@ -133,3 +133,29 @@ def resolve_accelerator(name: str) -> str:
 
 
 ACCELERATORS = ("auto", "cpu", "cuda")
+
+# Environment variables that cap the vector ISA of PyTorch's own kernels (ATen), of oneDNN and of MKL, by the
+# ISA torch picks by default here: the next lower kernel set, so that two runs on one machine differ only in
+# the kernels' rounding (and summation order), as two machines do.
+_LOWER_KERNELS = {
+    "AVX512": ("avx2", {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}),
+    "AVX2": ("sse4", {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41",
+                      "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}),  # fmt: skip
+}
+KERNEL_SETS = ("default", "lower")
+
+
+def kernel_environment(kernels: str) -> tuple[str, dict[str, str]]:
+    """The name and environment variables of a kernel set: `default` (none) or `lower` (see _LOWER_KERNELS)."""
+    from hwevrsnas.errors import InputError
+
+    if kernels not in KERNEL_SETS:
+        raise InputError(f"unknown kernel set {kernels!r}; valid: {', '.join(KERNEL_SETS)}")
+    if kernels == "default":
+        return "default", {}
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability not in _LOWER_KERNELS:
+        raise InputError(f"no lower kernel set is known below {capability!r} on this machine; valid there: default")
+    return _LOWER_KERNELS[capability]

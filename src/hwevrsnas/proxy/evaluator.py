@@ -89,6 +89,10 @@ class Evaluator:
         """Everything a score depends on apart from the architecture (JSON types only)."""
         raise NotImplementedError
 
+    def provenance(self) -> dict[str, Any]:
+        """Where and how this process computes what its identity leaves out (recorded, never matched)."""
+        return {}
+
     def compute(self, representative: np.ndarray) -> ProxyResult:
         """Score one class representative from scratch."""
         raise NotImplementedError

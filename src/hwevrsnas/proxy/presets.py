@@ -11,6 +11,10 @@ from typing import Any
 from hwevrsnas.errors import InputError, UnknownName
 
 SCORES = ("cka", "loss")
+DTYPES = ("float32", "float64")
+# Knobs added after scores were published: at these values they are left out of a preset's digest and batch
+# file name, so every score computed before the knob existed keeps its identity.
+_LEGACY_DEFAULTS = {"dtype": "float32"}
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,11 @@ class Preset:
     seed: int = 0
     class_balanced: bool = False
     score: str = "cka"
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise InputError(f"preset {self.name!r}: dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.score not in SCORES:
             raise InputError(f"preset {self.name!r}: score must be one of {SCORES}, got {self.score!r}")
         if not self.taps or any(t not in (0, 1, 2) for t in self.taps):
@@ -51,9 +58,15 @@ class Preset:
         out["taps"] = list(self.taps)
         return out
 
+    @property
+    def float64(self) -> bool:
+        """Whether the proxy trains in float64: its scores are then the same on every machine (METHOD.md)."""
+        return self.dtype == "float64"
+
     def batch_fields(self) -> dict[str, Any]:
         """The knobs that determine the proxy batch (and so its file and checksum)."""
-        return {k: getattr(self, k) for k in ("batch_size", "pool_size", "reference", "seed", "class_balanced")}
+        fields = {k: getattr(self, k) for k in ("batch_size", "pool_size", "reference", "seed", "class_balanced", "dtype")}
+        return _without_legacy_defaults(fields)
 
     @property
     def batch_file_name(self) -> str:
@@ -65,17 +78,26 @@ class Preset:
     @property
     def digest(self) -> str:
         """A hash of every knob except the name: two presets with equal knobs share scores."""
-        knobs = {k: v for k, v in self.fields().items() if k != "name"}
+        knobs = _without_legacy_defaults({k: v for k, v in self.fields().items() if k != "name"})
         return hashlib.sha256(json.dumps(knobs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _without_legacy_defaults(knobs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in knobs.items() if k not in _LEGACY_DEFAULTS or v != _LEGACY_DEFAULTS[k]}
 
 
 PRESETS: dict[str, Preset] = {
     "paper": Preset(),
     # Chosen by the fidelity study (docs/FIDELITY.md): 10 steps on a 1-cell, 8-channel candidate ranked
     # better (Kendall tau 0.56) than 10 steps on the full C=16, N=5 network (0.38) at a tenth of the cost.
-    "quick": Preset(name="quick", steps=10, C=8, N=1),
-    # For tests only: fidelity deliberately unmeasured.
-    "tiny": Preset(name="tiny", steps=2, C=8, N=1, pool_size=64, batch_size=16),
+    # float64: its float32 scores move visibly between two kernel sets of one CPU, its float64 ones only in their
+    # last bits (METHOD.md, "Reproducibility of a score"), so a quick score is the same on any machine.
+    "quick": Preset(name="quick", steps=10, C=8, N=1, dtype="float64"),
+    # The quick knobs in float32, as every quick score was computed before 2026-12-07: the tables published then
+    # have this identity, and the kernel comparison measures what float32 costs in reproducibility.
+    "quick-float32": Preset(name="quick-float32", steps=10, C=8, N=1),
+    # For tests only: fidelity deliberately unmeasured; float64 so that a tiny workflow run is the same anywhere.
+    "tiny": Preset(name="tiny", steps=2, C=8, N=1, pool_size=64, batch_size=16, dtype="float64"),
 }
 
 

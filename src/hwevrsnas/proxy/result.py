@@ -68,6 +68,25 @@ def worst_result(status: str, n_taps: int, seconds: float = 0.0) -> ProxyResult:
     return ProxyResult(WORST_SCORE, float("nan"), [float("nan")] * n_taps, seconds, status)
 
 
+def of_record(result: ProxyResult, decimals: int) -> ProxyResult:
+    """The result with score, raw value, loss and per-tap CKA rounded to `decimals` decimal places.
+
+    Float64 scores of two kernel sets differ in their last few bits (METHOD.md, "Reproducibility of a score");
+    rounded far above that, two machines write the same bytes unless a value lies within those bits of a
+    rounding boundary, and where one does the records differ by one unit of the last decimal, inside the
+    tolerance of `hwevrsnas scores verify`. Rounding twice changes nothing, so a recorded value can be rounded
+    again.
+    """
+
+    def rounded(value: float | None) -> float | None:
+        return value if value is None or not math.isfinite(value) else round(value, decimals)
+
+    return ProxyResult(
+        **{**result.__dict__, "score": rounded(result.score), "loss": rounded(result.loss),
+           "cka": [rounded(c) for c in result.cka], "raw": rounded(result.raw)}
+    )  # fmt: skip
+
+
 def as_cached(result: ProxyResult) -> ProxyResult:
     """The same result, flagged as served without computing."""
     return ProxyResult(**{**result.__dict__, "cached": True})
@@ -75,5 +94,5 @@ def as_cached(result: ProxyResult) -> ProxyResult:
 
 __all__ = [
     "STATUSES", "STATUS_DEGENERATE", "STATUS_NONFINITE", "STATUS_OK", "WORST_SCORE", "ProxyResult", "as_cached",
-    "worst_result",
+    "of_record", "worst_result",
 ]  # fmt: skip

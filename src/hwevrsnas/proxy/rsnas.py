@@ -12,6 +12,11 @@ CPU score's identity names `single` whichever ran; on a GPU they are different f
 identity names the engine. `auto` picks `single` on the CPU and `stacked` on a GPU, where a class is
 always trained in its own block of `stack` consecutive classes (so the identity names the stack size
 too) and a request for one class trains its whole block.
+
+A float64 preset's score is the same, to its last few bits, whatever the engine, device, processor or kernels
+(METHOD.md, "Reproducibility of a score"; tests/test_kernels.py measures it), and is recorded to
+RECORD_DECIMALS decimals, so the bytes are the same too: its identity leaves the engine and platform out,
+so every machine shares one cache and one table, and keeps them as provenance.
 """
 
 from __future__ import annotations
@@ -29,20 +34,59 @@ from hwevrsnas.proxy.cache import ScoreCache, cache_key
 from hwevrsnas.proxy.determinism import deterministic_backend, pinned_threads, platform
 from hwevrsnas.proxy.evaluator import Evaluator
 from hwevrsnas.proxy.presets import Preset
-from hwevrsnas.proxy.result import STATUS_DEGENERATE, ProxyResult, worst_result
+from hwevrsnas.proxy.result import STATUS_DEGENERATE, ProxyResult, of_record, worst_result
 from hwevrsnas.proxy.trainer import train_and_score
 from hwevrsnas.spaces import Space
 
 # The candidate's head matches the CIFAR-10 reference it is compared with, whatever the search's dataset.
 CIFAR10_CLASSES = 10
 ENGINES = ("auto", "single", "stacked")
+# The decimals a float64 score is recorded with (proxy.result.of_record).
+RECORD_DECIMALS = 10
 DEFAULT_STACK = 32
 
 
 def build_candidate(space: Space, ops: np.ndarray, preset: Preset) -> torch.nn.Module:
-    """The proxy's network of one architecture, freshly initialised from the preset's seed."""
+    """The proxy's network of one architecture, freshly initialised from the preset's seed.
+
+    A float32 preset keeps PyTorch's own initialisation. A float64 preset draws the same distributions
+    from numpy (`portable_init`): torch's vectorised `uniform_` rounds its scaling differently under
+    different CPU kernels (with and without FMA), and ten steps turn a last-bit change of the initial weights
+    into a visible change of a quick score, in float64 too (METHOD.md, "Reproducibility of a score").
+    """
     torch.manual_seed(preset.seed)
-    return space.build_network(ops, **space.network_shape(preset.C, preset.N, CIFAR10_CLASSES))
+    network = space.build_network(ops, **space.network_shape(preset.C, preset.N, CIFAR10_CLASSES))
+    if preset.float64:
+        network = network.double()
+        portable_init(network, preset.seed)
+    return network
+
+
+def portable_init(network: torch.nn.Module, seed: int) -> None:
+    """PyTorch's default initialisation, drawn so that every machine gets the same float64 bits.
+
+    Convolutions and linear layers: weight and bias uniform on +-1/sqrt(fan_in) (what kaiming_uniform_
+    with a = sqrt(5) and the default bias init give); batch norm: weight 1, bias 0. Each value is
+    (2u - 1) * bound with u a 53-bit uniform from numpy's PCG64: 2u - 1 is exact and the product is
+    one correctly rounded multiplication, so no vector unit or fused multiply-add can change a bit.
+    Parameters are drawn in `named_parameters` order; any other layer with parameters is an error.
+    """
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        for module in network.modules():
+            own = dict(module.named_parameters(recurse=False))
+            if not own:
+                continue
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                bound = 1.0 / np.sqrt(np.float64(module.weight[0].numel()))
+                for name, parameter in own.items():
+                    draw = (2.0 * rng.random(tuple(parameter.shape)) - 1.0) * bound
+                    parameter.copy_(torch.from_numpy(draw))
+            elif isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.fill_(1.0)
+                module.bias.zero_()
+            else:
+                raise TypeError(f"portable_init: no initialisation defined for {type(module).__name__}")
 
 
 def resolve_engine(engine: str, space: Space, device: torch.device) -> str:
@@ -80,9 +124,14 @@ class ProxyEvaluator(Evaluator):
         deterministic_backend(str(self.device))
         # channels_last: 1.6-1.8x faster convolutions on CPU (oneDNN) for these small-channel networks.
         self.batch = batch.to(self.device, memory_format=torch.channels_last)
-        self.batch_checksum = batch.checksum
+        built = str(batch.dtype).removeprefix("torch.")
+        if built != preset.dtype:
+            raise InputError(f"preset {preset.name!r} trains in {preset.dtype}, but its proxy batch was built in "
+                             f"{built}; delete the batch file and rerun to rebuild it")  # fmt: skip
+        self.batch_checksum = batch.identity_checksum
         self.reference_checksum = batch.reference_checksum
         self.platform = platform(str(self.device))
+        engine_name = "single" if self.device.type == "cpu" else self.engine
         self._identity = {
             "kind": self.kind,
             "space": self.space.name,
@@ -90,11 +139,12 @@ class ProxyEvaluator(Evaluator):
             "batch": self.batch_checksum,
             "reference": self.reference_checksum,
             "seed": preset.seed,
-            "engine": "single" if self.device.type == "cpu" else self.engine,
-            "platform": self.platform,
         }
+        self._provenance = {"engine": engine_name, "platform": self.platform}
         if self.aligned:
-            self._identity["stack"] = self.stack
+            self._provenance["stack"] = self.stack
+        if not preset.float64:
+            self._identity.update(self._provenance)
 
     @property
     def name(self) -> str:
@@ -102,8 +152,12 @@ class ProxyEvaluator(Evaluator):
         return f"rsnas:{self.preset.name}"
 
     def identity(self) -> dict[str, Any]:
-        """Proxy kind, space, preset digest, batch and reference checksums, seed, engine and platform."""
+        """Proxy kind, space, preset digest, batch and reference checksums, seed; engine and platform in float32."""
         return dict(self._identity)
+
+    def provenance(self) -> dict[str, Any]:
+        """Where and how this process computes: engine, platform (and stack size on a GPU)."""
+        return dict(self._provenance)
 
     def compute_many(self, representatives: Sequence[np.ndarray]) -> list[ProxyResult]:
         """Score representatives: in stacks of `stack` with the stacked engine, in `workers` processes when asked."""
@@ -158,11 +212,15 @@ class ProxyEvaluator(Evaluator):
             with pinned_threads():
                 networks = [self._network(representatives[i]) for i in trained]
                 for i, result in zip(trained, train_and_score_many(networks, self.batch, self.preset)):
-                    results[i] = result
+                    results[i] = self._of_record(result)
         return results  # type: ignore[return-value]
 
+    def _of_record(self, result: ProxyResult) -> ProxyResult:
+        return of_record(result, RECORD_DECIMALS) if self.preset.float64 else result
+
     def _network(self, ops: np.ndarray) -> torch.nn.Module:
-        return build_candidate(self.space, ops, self.preset).to(self.device, memory_format=torch.channels_last)
+        network = build_candidate(self.space, ops, self.preset)
+        return network.to(self.device, self.batch.dtype, memory_format=torch.channels_last)
 
     def compute(self, representative: np.ndarray) -> ProxyResult:
         """Train the class representative on the batch and score it (the worst score for a degenerate cell)."""
@@ -171,7 +229,7 @@ class ProxyEvaluator(Evaluator):
         if self.space.is_degenerate(representative):
             return worst_result(STATUS_DEGENERATE, len(self.preset.taps))
         with pinned_threads():
-            return train_and_score(self._network(representative), self.batch, self.preset)
+            return self._of_record(train_and_score(self._network(representative), self.batch, self.preset))
 
 
 _WORKER: dict[str, ProxyEvaluator] = {}

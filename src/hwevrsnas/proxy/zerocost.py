@@ -283,9 +283,11 @@ class ZeroCostEvaluator(Evaluator):
         self.reference_sample = reference_sample
         self.preset = preset if preset is not None else Preset()
         self.device = torch.device(device)
-        self.images = batch.images.to(self.device)
+        # The metrics run in float32 whatever the preset trains in: a float64 preset's batch holds the same images
+        # (its reference selects the same ones), so casting them back is exact.
+        self.images = batch.images.to(self.device, torch.float32)
         self.labels = batch.labels.to(self.device)
-        self.batch_checksum = batch.checksum
+        self.batch_checksum = batch.identity_checksum
         self.reference_checksum = batch.reference_checksum
         self._raw_memo: dict[str, ProxyResult] = {}
         self._reference: np.ndarray | None = None

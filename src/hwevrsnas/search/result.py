@@ -48,7 +48,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hwevrsnas.atomic import write_text
-from hwevrsnas.errors import InputError
+from hwevrsnas.errors import DamagedFile, InputError
 from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel, Threshold
 from hwevrsnas.search.methods import METHODS, get_method
@@ -208,6 +208,13 @@ def _evaluator_info(evaluator: Any) -> dict[str, Any] | None:
     return info
 
 
+def _provenance(evaluator: Any) -> dict[str, Any]:
+    """Where the scores were computed, for the timing sidecar: a float64 score is the same anywhere, so the
+    deterministic record must not name the machine."""
+    provenance = getattr(evaluator, "provenance", None)
+    return {"provenance": provenance()} if provenance else {}
+
+
 def run_search(
     setting: Setting,
     evaluator: Any,
@@ -301,7 +308,8 @@ def run_search(
     }
     timing["wall_seconds"] = time.perf_counter() - start[0]
     timing["cpu_seconds"] = time.process_time() - start[1]
-    timing["timing"].update(started_utc=started_utc, **(run_info or {}))
+    timing["timing"].update(started_utc=started_utc, **_provenance(evaluator if method.uses_proxy else None),
+                            **(run_info or {}))  # fmt: skip
     record.update(timing)
     return jsonable(record)
 
@@ -400,6 +408,7 @@ def run_multi_search(
         "evaluation_seconds": [e.seconds for e in outcome.evaluations],
         "evaluation_cached": [e.cached for e in outcome.evaluations],
         "started_utc": started_utc,
+        **_provenance(evaluator),
         **(run_info or {}),
     }
     timing["wall_seconds"] = time.perf_counter() - start[0]
@@ -505,13 +514,35 @@ def write_result(record: dict[str, Any], path: Path | str) -> tuple[Path, Path]:
     return path, sidecar
 
 
+def rerun_hint(run: Path | str) -> str:
+    """How to rebuild a damaged result file (or its sidecar)."""
+    return (f"repair: `snakemake --forcerun {run}` reruns its search in the workflow (searches are deterministic: "
+            f"the same result), or rerun the `hwevrsnas search` that wrote {run}")  # fmt: skip
+
+
+def _read_record(file: Path, run: Path) -> dict[str, Any]:
+    """One JSON object of a result (`run`) or of its sidecar; DamagedFile naming the file and the repair otherwise."""
+    repair = rerun_hint(run)
+    try:
+        record = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DamagedFile(file, f"damaged, not valid JSON ({err})", repair) from None
+    if not isinstance(record, dict):
+        raise DamagedFile(file, f"damaged, its top level is a {type(record).__name__}, not an object", repair)
+    if file == run and record.get("schema") not in (SCHEMA, MULTI_SCHEMA):
+        raise DamagedFile(file, f"not a search result: schema {record.get('schema')!r}, expected {SCHEMA!r} or "
+                          f"{MULTI_SCHEMA!r}", repair)  # fmt: skip
+    return record
+
+
 def load_result(path: Path | str) -> dict[str, Any]:
-    """A result file with its timing sidecar merged back in (when the sidecar exists)."""
+    """A result file with its timing sidecar merged back in (when the sidecar exists); DamagedFile naming the file
+    and the command that rebuilds it when either is not a result's JSON object."""
     path = Path(path)
-    record = json.loads(path.read_text())
+    record = _read_record(path, path)
     sidecar = timing_path(path)
     if sidecar.is_file():
-        record.update(json.loads(sidecar.read_text()))
+        record.update(_read_record(sidecar, path))
     seconds = record.get("anytime_seconds")
     if isinstance(seconds, list) and len(seconds) == len(record.get("anytime") or []):
         for entry, value in zip(record["anytime"], seconds):
@@ -552,6 +583,7 @@ __all__ = [
     "jsonable",
     "load_result",
     "multi_summary_line",
+    "rerun_hint",
     "run_multi_search",
     "run_search",
     "summary_line",

@@ -78,10 +78,23 @@ def require_sources(root: Path | str, keys: Iterable[str]) -> Path:
     return root
 
 
+def existing_mirror(value: str | Path | None, origin: str) -> Path | None:
+    """The mirror folder `value` set by `origin` (None when unset); MissingFile naming both when it is not a folder,
+    since a misspelt mirror would otherwise send every source to the upstream downloads."""
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise MissingFile(
+            f"mirror {path} (set by {origin}) does not exist or is not a folder; correct {origin}, "
+            "or unset it to download the sources from upstream"
+        )
+    return path
+
+
 def default_mirror() -> Path | None:
-    """The mirror named by the HWEVRSNAS_MIRROR environment variable, if any."""
-    value = os.environ.get(MIRROR_ENV)
-    return Path(value) if value else None
+    """The mirror named by the HWEVRSNAS_MIRROR environment variable, if any (MissingFile when it does not exist)."""
+    return existing_mirror(os.environ.get(MIRROR_ENV), f"${MIRROR_ENV}")
 
 
 def _atomic_copy(src: Path, dest: Path, expected: str, where: str) -> None:

@@ -15,7 +15,9 @@ from hwevrsnas.workflow.arguments import (
     batch_file, check_args, full_fidelity_targets, ga_settings, preset_identity, score_build_args, score_proxies, score_shards, score_table, search_args,
     search_command_args, search_inputs, uses_score_table,
 )  # fmt: skip
-from hwevrsnas.workflow.checks import ConfigError, check_config, from_command_line, threshold_errors
+from hwevrsnas.workflow.checks import (
+    ConfigError, check_config, from_command_line, threshold_errors, unknown_key_message,
+)  # fmt: skip
 from hwevrsnas.workflow.grid import (
     Leaf, Slice, aggregate_plots, aggregate_tables, check_targets, energy_settings, entry_methods, expand_grid,
     parse_threshold_label, presets_used, run_targets, slice_checks, slice_of, slice_targets, slices, study_enabled,

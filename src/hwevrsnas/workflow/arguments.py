@@ -39,12 +39,13 @@ def batch_file(config: Mapping[str, Any]) -> str:
 
 def uses_score_table(config: Mapping[str, Any], space: str, method: str) -> bool:
     """Whether a leaf reads the score table: the config asks for one, the space is NB201, the method uses a proxy."""
-    return bool(config["scores"]["enabled"]) and space == "nb201" and get_method(method).uses_proxy
+    wanted = config["scores"]["enabled"] or config["scores"].get("table")
+    return bool(wanted) and space == "nb201" and get_method(method).uses_proxy
 
 
 def score_table(config: Mapping[str, Any]) -> str:
-    """The merged score table of the config's preset."""
-    return SCORE_TABLE.format(preset=config["proxy"]["preset"])
+    """The score table the leaves read: the one the config names (served as it is), else the merged build."""
+    return config["scores"].get("table") or SCORE_TABLE.format(preset=config["proxy"]["preset"])
 
 
 def full_fidelity_targets(config: Mapping[str, Any]) -> list[str]:

@@ -11,10 +11,11 @@ of a slice wait for it.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from hwevrsnas.errors import InputError, UserError
 from hwevrsnas.search.config import KNOBS, GAConfig, KnobError, coerce
@@ -36,17 +37,15 @@ class ConfigError(InputError):
 
 
 def _nb201_costs() -> dict[str, set[tuple[str, str]]]:
-    """(device, cost dataset) pairs with a cost column in a mirror or official build, by metric."""
+    """(device, cost dataset) pairs with a cost column in the table the `tables` rule builds, by metric (the
+    official HW-NAS-Bench pickle would add other datasets, but the workflow never builds from it)."""
     from hwevrsnas.search.costs import COST_METRICS
-    from hwevrsnas.tables.metrics import DATASETS, HWNASBENCH_METRICS, metric_specs
+    from hwevrsnas.tables.metrics import metric_specs
 
     known: dict[str, set[tuple[str, str]]] = {metric: set() for metric in COST_METRICS}
     for spec in metric_specs():
         if spec.metric in known:
             known[spec.metric].add((spec.device, spec.dataset))
-    for device, metric in HWNASBENCH_METRICS:  # the official HW-NAS-Bench pickle has all three datasets
-        if metric in known:
-            known[metric].update((device, dataset) for dataset in DATASETS)
     return known
 
 
@@ -99,6 +98,10 @@ def check_config(config: dict[str, Any]) -> None:
     preset = config["proxy"]["preset"]
     if preset not in PRESETS:
         bad("proxy.preset", f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    if config["scores"].get("table") and preset in PRESETS:
+        problem = served_table_problem(config["scores"]["table"], PRESETS[preset])
+        if problem:
+            bad("scores.table", problem)
     search = config["search"]
     for method in search["overrides"]:
         if method not in METHODS:
@@ -174,6 +177,66 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
 
 
+def served_table_problem(path: str, preset: Any) -> str | None:
+    """Why a score table cannot serve the config's preset (missing, damaged, incomplete, another preset), or None."""
+    from hwevrsnas.scores import ScoreTable
+
+    try:
+        table = ScoreTable.open(path)
+    except UserError as err:
+        return str(err)
+    digests = {c.identity.get("preset") for c in table.proxies.values() if c.identity.get("kind") == "rsnas"}
+    if preset.digest not in digests:
+        return (f"{path} holds no representation-similarity scores of preset {preset.name!r} (digest {preset.digest}; "
+                f"it holds {', '.join(sorted(map(str, digests))) or 'none'}): name a table of that preset, or set "
+                "scores.table: null to build one")  # fmt: skip
+    if not table.complete:
+        return f"{path} holds {table.rows} classes, not every class of the space: it cannot serve a search"
+    return None
+
+
+def _schema_keys(schema: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted key, key) of every property of a schema and of the objects nested in it."""
+    for name, sub in (schema.get("properties") or {}).items():
+        yield prefix + name, name
+        if isinstance(sub, Mapping):
+            yield from _schema_keys(sub, f"{prefix}{name}.")
+
+
+def unknown_key_message(error: Exception, config_files: Sequence[str | Path]) -> str | None:
+    """One line per unknown key of a failed schema validation: the key, the nearest valid keys and the config file
+    that holds it (Snakemake's own message prints the whole schema and config); None for any other schema error.
+
+    `error` is the WorkflowError that Snakemake's `validate` raises while handling jsonschema's ValidationError;
+    `config_files` the files merged into the config, in order (a key found in none came from `--config`).
+    """
+    import yaml
+    from jsonschema.exceptions import ValidationError
+
+    cause = error.__cause__ or error.__context__  # WorkflowError keeps only the text of its arguments
+    if not isinstance(cause, ValidationError) or cause.validator != "additionalProperties":
+        return None
+    at = [str(part) for part in cause.absolute_path]
+    keys = list(_schema_keys(cause.schema, "".join(f"{part}." for part in at)))
+    lines = []
+    for key in sorted(set(cause.instance) - set(cause.schema.get("properties") or {})):
+        where = []
+        for path in config_files:
+            node: Any = yaml.safe_load(Path(path).read_text()) if Path(path).is_file() else None
+            for part in at:
+                node = node.get(part) if isinstance(node, Mapping) else None
+            if isinstance(node, Mapping) and key in node:
+                where.append(str(path))
+        close = difflib.get_close_matches(key, list(dict.fromkeys(name for _, name in keys)), n=3)
+        nearest = [dotted for name in close for dotted, other in keys if other == name]
+        lines.append(
+            f"unknown config key {'.'.join([*at, key])!r} in {', '.join(where) or '--config'}; "
+            + (f"nearest valid keys: {', '.join(dict.fromkeys(nearest))}" if nearest else
+               f"valid keys here: {', '.join(cause.schema.get('properties') or {})}")
+        )  # fmt: skip
+    return "\n".join(lines)
+
+
 def threshold_errors(config: Mapping[str, Any], tables_dir: Path | None = None) -> list[str]:
     """Resolve every threshold of the grid against the cost tables when they exist (absent or damaged: not checked)."""
     from hwevrsnas.search.costs import CostModel
@@ -201,4 +264,6 @@ def threshold_errors(config: Mapping[str, Any], tables_dir: Path | None = None) 
     return errors
 
 
-__all__ = ["ConfigError", "check_config", "from_command_line", "normalise_knobs", "threshold_errors"]
+__all__ = [
+    "ConfigError", "check_config", "from_command_line", "normalise_knobs", "threshold_errors", "unknown_key_message",
+]  # fmt: skip

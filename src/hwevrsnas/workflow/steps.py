@@ -9,10 +9,12 @@ import io
 import json
 import logging
 import shlex
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from hwevrsnas.atomic import write_text
+from hwevrsnas.errors import UserError
 from hwevrsnas.workflow.grid import Slice, parse_threshold_label
 from hwevrsnas.workflow.layout import AGGREGATE_DIR, BATCH_DIR, BENCHMARKS_DIR, CACHE_DIR, PLOTS_DIR, SOURCES_DIR, STUDY_DIR, TABLES_DIR
 
@@ -21,26 +23,37 @@ log = logging.getLogger(__name__)
 
 @contextlib.contextmanager
 def script_logging(log_path: str | Path | None) -> Iterator[None]:
-    """Send stdout, stderr and logging (INFO) of a `script:` step to its rule's log file, tracebacks included."""
+    """Send stdout, stderr and logging (INFO) of a `script:` step to its rule's log file, tracebacks included.
+
+    A user error (hwevrsnas.errors.UserError: a damaged file, a missing mirror) ends the step with its one-line
+    message, in the log and on Snakemake's stderr, and no traceback, as the command line reports it.
+    """
     if not log_path:
         yield
         return
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
-        handler = logging.StreamHandler(handle)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root = logging.getLogger()
-        old_level = root.level
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-        try:
-            yield
-        except BaseException:
-            log.exception("step failed")
-            raise
-        finally:
-            root.removeHandler(handler)
-            root.setLevel(old_level)
+    with open(log_path, "w") as handle:
+        failure = None
+        with contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+            handler = logging.StreamHandler(handle)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            root = logging.getLogger()
+            old_level = root.level
+            root.addHandler(handler)
+            root.setLevel(logging.INFO)
+            try:
+                yield
+            except UserError as err:
+                failure = f"error: {err}"
+                log.error("%s", failure)
+            except BaseException:
+                log.exception("step failed")
+                raise
+            finally:
+                root.removeHandler(handler)
+                root.setLevel(old_level)
+    if failure:
+        sys.exit(failure)
 
 
 def pins_digest() -> str:
@@ -51,10 +64,11 @@ def pins_digest() -> str:
 
 
 def resolve_mirror(config_mirror: str | None) -> Path | None:
-    """The mirror fetch uses: $HWEVRSNAS_MIRROR, else the config's `mirror`, else none (upstream downloads)."""
-    from hwevrsnas.tables.sources import default_mirror
+    """The mirror fetch uses: $HWEVRSNAS_MIRROR, else the config's `mirror`, else none (upstream downloads); one that
+    is set but does not exist is an error naming it."""
+    from hwevrsnas.tables.sources import default_mirror, existing_mirror
 
-    return default_mirror() or (Path(config_mirror) if config_mirror else None)
+    return default_mirror() or existing_mirror(config_mirror, "the config key `mirror`")
 
 
 def fetch_sources(dest: str | Path, stamp: str | Path, config_mirror: str | None = None) -> Path:
@@ -132,9 +146,10 @@ def summarise_slice(check_files: Sequence[str | Path], out: str | Path, labels: 
 
 def run_aggregate(
     run_files: Sequence[str | Path], energy: Mapping[str, float] | None, study: bool = False,
-    budgets: Sequence[int] = (),
+    budgets: Sequence[int] = (), outputs: Sequence[str | Path] = (),
 ) -> list[Path]:
-    """Call `analysis.report.aggregate` with the workflow's layout."""
+    """Call `analysis.report.aggregate` with the workflow's layout; RuntimeError if it did not write every one of
+    the rule's `outputs` (marked update(), an output left unwritten would keep its previous, stale version)."""
     from hwevrsnas.analysis.report import aggregate
 
     written = aggregate(
@@ -149,6 +164,9 @@ def run_aggregate(
     )
     for path in written:
         log.info("wrote %s", path)
+    unwritten = sorted({str(Path(p)) for p in outputs} - {str(p) for p in written})
+    if unwritten:
+        raise RuntimeError(f"aggregate did not write {', '.join(unwritten)}, outputs its rule declares")
     return written
 
 

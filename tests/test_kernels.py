@@ -1,0 +1,90 @@
+"""A float64 score does not depend on the CPU's kernels: the same classes scored with this machine's default
+kernels and, in another process, with the next lower vector ISA forced (hwevrsnas.reproduction) agree to 1e-9;
+the float64 preset's identity leaves the platform out and its provenance keeps it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hwevrsnas.cli import main
+from hwevrsnas.proxy.determinism import kernel_environment, platform
+from hwevrsnas.proxy.presets import get_preset
+from hwevrsnas.proxy.result import ProxyResult, of_record
+from hwevrsnas.proxy.rsnas import RECORD_DECIMALS, build_candidate, portable_init
+from hwevrsnas.reproduction import FLOAT64_TOLERANCE, preset_of, verify
+from hwevrsnas.scores import ScoreTable
+from hwevrsnas.spaces import get_space
+
+# Every op on some edge, conv-heavy and pool-heavy cells, and a cell whose output bypasses the input node.
+ARCHS = [
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+    "|avg_pool_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|",
+    "|nor_conv_1x1~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_1x1~2|",
+]
+
+
+@pytest.mark.slow
+def test_quick_scores_agree_to_1e9_under_a_lower_kernel_set(mirror: Path, nb201_h5: Path, tmp_path: Path) -> None:
+    archs = tmp_path / "archs.txt"
+    archs.write_text("\n".join(ARCHS) + "\n")
+    locations = {"sources": str(mirror), "tables": str(nb201_h5.parent), "batch_dir": str(tmp_path / "proxy")}
+    table = tmp_path / "quick.h5"
+    assert main(["scores", "build", "--preset", "quick", "--archs", str(archs), "--cache", "", "--out", str(table),
+                 "--sources", locations["sources"], "--tables", locations["tables"], "--batch-dir", locations["batch_dir"]]) == 0
+    stored = ScoreTable.open(table).proxies["rsnas"]
+    assert "platform" not in stored.identity and stored.provenance["platform"] == platform("cpu")
+    assert all(round(value, RECORD_DECIMALS) == value for value in [*stored.score, *stored.loss])
+    assert preset_of(stored.identity).name == "quick"
+
+    lower = verify(table, sample=len(ARCHS), kernels="lower", **locations)
+    assert lower.provenance["platform"] != platform("cpu"), "the lower kernel set did not take effect"
+    assert not lower.identity_differs
+    assert lower.largest_difference <= FLOAT64_TOLERANCE and lower.passed
+    assert lower.sample == len(ARCHS) and 0.0 < lower.tolerance == FLOAT64_TOLERANCE
+
+
+def test_the_lower_kernel_set_is_below_the_default_one() -> None:
+    name, variables = kernel_environment("lower")
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert variables["ATEN_CPU_CAPABILITY"] == {"AVX512": "avx2", "AVX2": "default"}[capability] and name != capability
+    assert kernel_environment("default") == ("default", {})
+
+
+def test_a_float64_candidate_starts_from_the_portable_draw_of_pytorchs_default_distributions() -> None:
+    space, preset = get_space("nb201"), get_preset("quick")
+    network = build_candidate(space, space.parse_arch(ARCHS[0]), preset)
+    assert all(p.dtype == torch.float64 for p in network.parameters())
+    again = build_candidate(space, space.parse_arch(ARCHS[0]), preset)
+    assert all(torch.equal(a, b) for a, b in zip(network.parameters(), again.parameters()))
+    for module in network.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            bound = 1.0 / np.sqrt(module.weight[0].numel())
+            assert float(module.weight.abs().max()) <= bound and float(module.weight.abs().max()) > 0.5 * bound
+        if isinstance(module, torch.nn.BatchNorm2d):
+            assert torch.all(module.weight == 1) and torch.all(module.bias == 0)
+    # The first weights are numpy's PCG64 draw for the seed, scaled exactly: an independent recomputation.
+    stem = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
+    expected = (2.0 * np.random.default_rng(preset.seed).random(tuple(stem.weight.shape)) - 1.0) * (1.0 / np.sqrt(27.0))
+    assert np.array_equal(stem.weight.detach().numpy(), expected)
+    with pytest.raises(TypeError, match="GroupNorm"):
+        portable_init(torch.nn.Sequential(torch.nn.GroupNorm(2, 4)), 0)
+
+
+def test_float32_presets_keep_the_identity_they_had_before_the_dtype_knob() -> None:
+    # The digests of the presets whose scores were published before the knob existed (docs/scores/*.csv).
+    assert get_preset("paper").digest == get_preset("paper", dtype="float32").digest
+    assert get_preset("quick-float32").digest == get_preset("quick", dtype="float32").digest
+    assert get_preset("quick").digest != get_preset("quick-float32").digest
+    assert "dtype" not in get_preset("paper").batch_fields() and get_preset("quick").batch_fields()["dtype"] == "float64"
+
+
+def test_a_result_of_record_is_rounded_once_and_for_all() -> None:
+    computed = ProxyResult(0.123456789012345, 1.99999999999996, [0.5000000000499, float("nan")], 1.25, raw=0.123456789012345)
+    recorded = of_record(computed, 10)
+    assert (recorded.score, recorded.raw, recorded.loss) == (0.123456789, 0.123456789, 2.0)
+    assert recorded.cka[0] == 0.5 and np.isnan(recorded.cka[1]) and recorded.seconds == 1.25
+    assert of_record(recorded, 10) == recorded and computed.score == 0.123456789012345  # idempotent, no mutation
