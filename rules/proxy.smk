@@ -1,12 +1,12 @@
-# Stage 3, proxy: the proxy batch (built once, shared by every leaf and the study) and the fidelity study.
+# Stage 3, proxy: the proxy batches (one per proxy seed, shared by the leaves of that seed) and the fidelity study.
 #
-# The batch file is named by the preset's batch knobs (Preset.batch_file_name), so presets that share
-# them share it; the leaves name it as an input and find it with --batch-dir. The rule always builds a
+# A batch file is named by the preset's batch knobs, seed included (Preset.batch_file_name), so presets that
+# share them share it; the leaves name it as an input and find it with --batch-dir. The rule always builds a
 # fresh file (Snakemake removes the old one first), so `--forcerun proxy_batch` repairs a damaged batch.
 
 
 rule proxy_batch:
-    """Select the preset's proxy batch (512 augmented CIFAR-10 images -> the 32 the reference fits best)."""
+    """Select a proxy seed's batch of the preset (512 augmented CIFAR-10 images -> the 32 the reference fits best)."""
     input:
         W.SOURCES_STAMP,
     output:
@@ -14,6 +14,7 @@ rule proxy_batch:
     params:
         sources=lambda wc, input: os.path.dirname(input[0]),
         preset=config["proxy"]["preset"],
+        seed=lambda wc: W.batch_seed(config, wc),
     conda:
         CONDA_ENV
     log:

@@ -1,7 +1,8 @@
 # Stage 3b, scores (with `scores.enabled`): every NB201 isomorphism class scored once by each proxy the
 # grid's methods use, in `scores.shards` jobs (a cluster runs them in parallel; see profiles/slurm for a
-# GPU per shard), merged into one table that every NB201 proxy leaf reads. With `scores.table` the leaves
-# read that table instead (a published one) and nothing here runs but its full-space fidelity.
+# GPU per shard), merged into one table per proxy seed, which the NB201 proxy leaves of that seed read.
+# With `scores.table` the leaves read that table instead (a published one, `{proxy_seed}` in its path
+# naming each replicate's) and nothing here runs but its full-space fidelity.
 
 
 rule score_shard:
@@ -9,18 +10,18 @@ rule score_shard:
     input:
         sources=W.SOURCES_STAMP,
         table=W.TABLE_FILES["nb201"],
-        batch=W.batch_file(config),
+        batch=lambda wc: W.batch_file(config, int(wc.proxy_seed)),
     output:
         W.SCORE_SHARD,
     params:
-        args=lambda wc: shlex.join(W.score_build_args(config, int(wc.shard), int(wc.shards))),
+        args=lambda wc: shlex.join(W.score_build_args(config, int(wc.proxy_seed), int(wc.shard), int(wc.shards))),
     threads: config["threads"]["scores"]
     conda:
         CONDA_ENV
     log:
-        "logs/scores/{preset}/shard-{shard}-of-{shards}.log",
+        "logs/scores/{preset}-p{proxy_seed}/shard-{shard}-of-{shards}.log",
     benchmark:
-        "benchmarks/scores/{preset}/shard-{shard}-of-{shards}.tsv"
+        "benchmarks/scores/{preset}-p{proxy_seed}/shard-{shard}-of-{shards}.tsv"
     shell:
         "hwevrsnas -v scores build {params.args} --workers {threads} --no-progress --out {output:q} > {log:q} 2>&1"
 
@@ -28,13 +29,13 @@ rule score_shard:
 rule scores:
     """Merge the shards into the table (refused if they overlap, miss classes or mix identities)."""
     input:
-        W.score_shards(config),
+        lambda wc: W.score_shards(config, int(wc.proxy_seed)),
     output:
         W.SCORE_TABLE,
     conda:
         CONDA_ENV
     log:
-        "logs/scores/{preset}/merge.log",
+        "logs/scores/{preset}-p{proxy_seed}/merge.log",
     shell:
         "hwevrsnas scores merge {input:q} --out {output:q} > {log:q} 2>&1"
 
@@ -42,7 +43,7 @@ rule scores:
 rule fidelity_full:
     """Every proxy of the score table over all NB201 classes: rank correlations, precision, proxy-oracle regret."""
     input:
-        scores=lambda wildcards: W.score_table(config),
+        scores=lambda wildcards: W.score_table(config, int(wildcards.proxy_seed)),
         table=W.TABLE_FILES["nb201"],
     output:
         [f"{W.FULL_FIDELITY_DIR}/{name}" for name in W.FULL_FIDELITY_FILES],
@@ -52,6 +53,6 @@ rule fidelity_full:
     conda:
         CONDA_ENV
     log:
-        "logs/fidelity_full/{preset}.log",
+        "logs/fidelity_full/{preset}-p{proxy_seed}.log",
     shell:
         "hwevrsnas fidelity --scores {input.scores:q} --tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"

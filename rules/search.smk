@@ -19,7 +19,7 @@ rule search:
         timing=W.TIMING,
     params:
         args=lambda wc: W.search_command_args(config, wc),
-        preset_digest=lambda wc: W.preset_identity(config, wc.method),
+        preset_digest=lambda wc: W.preset_identity(config, wc),
     threads: config["threads"]["search"]
     conda:
         CONDA_ENV

@@ -1,4 +1,5 @@
-"""Analysis: collecting run files, statistics (bootstrap, Holm, Wilcoxon), tables, figures, `aggregate`.
+"""Analysis: collecting run files, statistics (bootstrap, Wilcoxon, comparisons over settings), tables, figures,
+`aggregate` (tests/test_statistics.py: the cluster bootstrap and Holm on synthetic frames).
 
 The run files are real: written by `run_search` + `write_result` on the real NB201 table (oracle,
 rea-valid12 with a small budget, and the GA with a fake evaluator whose phi is the 12-epoch
@@ -21,7 +22,7 @@ from fakes import FakeEvaluator
 from hwevrsnas.analysis.collect import collect, find_run_files
 from hwevrsnas.analysis.report import aggregate
 from hwevrsnas.cli import aggregate as aggregate_cli
-from hwevrsnas.analysis.statistics import bootstrap_ci, holm, paired_comparisons, wilcoxon_p
+from hwevrsnas.analysis.statistics import bootstrap_ci, paired_comparisons, wilcoxon_p
 from hwevrsnas.analysis.tables import PUBLISHED_SECONDS, cost_table, device_table, main_table, markdown, write_table
 from hwevrsnas.search.result import load_result, timing_path
 
@@ -115,12 +116,6 @@ def test_collect_names_a_malformed_file(run_files: list[Path], tmp_path: Path) -
 # ---- statistics ------------------------------------------------------------------------------------------
 
 
-def test_holm_on_a_known_example() -> None:
-    np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
-    np.testing.assert_allclose(holm([0.5, np.nan, 0.01]), [0.5, np.nan, 0.02])
-    assert holm([]).size == 0 and holm([0.9, 0.8]).max() <= 1.0
-
-
 def test_bootstrap_ci_contains_the_mean_and_is_reproducible() -> None:
     values = np.random.default_rng(3).normal(5.0, 2.0, size=40)
     lo, hi = bootstrap_ci(values)
@@ -144,26 +139,29 @@ def test_wilcoxon_matches_scipy_and_handles_all_zero() -> None:
     assert wilcoxon_p(d)[1] == pytest.approx(stats.wilcoxon(d, zero_method="zsplit").pvalue)
 
 
-def test_paired_comparisons_pair_runs_by_setting_and_seed(df: pd.DataFrame) -> None:
+def test_paired_comparisons_average_the_seeds_and_test_over_settings(df: pd.DataFrame) -> None:
     table = paired_comparisons(df, "regret")
     assert list(zip(table["method_a"], table["method_b"])) == [
         ("hw-evrsnas:fake", "oracle"), ("hw-evrsnas:fake", "rea-valid12"), ("oracle", "rea-valid12"),
     ]  # fmt: skip
     row = table.set_index(["method_a", "method_b"]).loc[("hw-evrsnas:fake", "oracle")]
-    ga = df[df["method"] == "hw-evrsnas"].set_index(["device", "seed"])["regret"]
-    oracle = df[df["method"] == "oracle"].set_index(["device", "seed"])["regret"]
-    diff = (ga - oracle.loc[ga.index]).to_numpy()
-    assert row["n_pairs"] == len(DEVICES) * len(SEEDS) and row["n_settings"] == len(DEVICES)
+    ga = df[df["method"] == "hw-evrsnas"].groupby("device")["regret"].mean()
+    oracle = df[df["method"] == "oracle"].groupby("device")["regret"].mean()
+    diff = (ga - oracle.loc[ga.index]).to_numpy()  # one difference per setting (here: per device), seeds averaged
+    assert (row["unit"], row["n"], row["n_slices"]) == ("setting", len(DEVICES), len(DEVICES))
     assert row["mean_diff"] == pytest.approx(diff.mean()) and (oracle == 0).all()
     assert row["diff_lo"] <= row["mean_diff"] <= row["diff_hi"]
     counts = (row["n_a_lower"], row["n_b_lower"], row["n_ties"])
     assert counts == ((diff < 0).sum(), (diff > 0).sum(), (diff == 0).sum())
     assert row["p_value"] == pytest.approx(wilcoxon_p(diff)[1])
-    np.testing.assert_allclose(table["p_holm"], holm(table["p_value"]))
-    # Identical methods: every difference is zero, p = 1.
+    p = table["p_value"].to_numpy()
+    order = np.argsort(p, kind="stable")
+    expected = np.minimum(1.0, np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1)))  # Holm by hand
+    np.testing.assert_allclose(table["p_holm"].to_numpy()[order], expected)
+    # Identical methods: every setting's difference is zero, p = 1.
     twin = df[df["method"] == "oracle"].assign(label="oracle-copy")
     same = paired_comparisons(pd.concat([df[df["method"] == "oracle"], twin]))
-    assert same[["n_pairs", "n_ties", "p_value", "p_holm"]].values.tolist() == [[6, 6, 1.0, 1.0]]
+    assert same[["n", "n_ties", "p_value", "p_holm"]].values.tolist() == [[2, 2, 1.0, 1.0]]
 
 
 # ---- tables ----------------------------------------------------------------------------------------------
@@ -278,6 +276,9 @@ def test_aggregate_writes_every_file_and_is_reproducible(
         assert path.read_bytes()[:5] == b"%PDF-"
     main = pd.read_csv(out / "main.csv")
     assert len(main) == len(DEVICES) * 3 and "hw-evrsnas:fake" in (out / "main.md").read_text()
+    comparisons = pd.read_csv(out / "comparisons.csv")
+    assert (comparisons["unit"] == "setting").all() and (comparisons["n"] == len(DEVICES)).all()
+    assert "n = settings paired (not answers)" in (out / "comparisons.md").read_text()
     fidelity = pd.read_csv(out / "fidelity.csv")
     assert {"params", "s10:cka", "s10:cka+params"} <= set(fidelity["proxy"]) and (fidelity["n"] == 30).all()
     cost = pd.read_csv(out / "cost.csv").set_index("method")
@@ -315,7 +316,8 @@ def test_budgets_expand_runs_and_the_anytime_table_counts_them(run_files: list[P
     table = anytime_table(rows, n_boot=200)
     at20 = table[(table["method"] == "rea-valid12") & (table["budget"] == 20)].iloc[0]
     expected = rows[(rows["method"] == "rea-valid12") & (rows["budget"] == 20)]
-    assert at20["n"] == len(expected) == 6
+    assert at20["n_answers"] == len(expected) == 6
+    assert (at20["unit"], at20["n"], at20["n_slices"]) == ("setting", len(DEVICES), len(DEVICES))
     assert at20["regret_penalised_mean"] == pytest.approx(expected["regret_penalised"].mean())
     assert at20["regret_penalised_lo"] <= at20["regret_penalised_mean"] <= at20["regret_penalised_hi"]
     reach = reach_table(table, targets=(100.0, -1.0)).set_index(["method", "target_regret"])
@@ -460,11 +462,13 @@ def test_multi_answers_pair_with_single_runs_and_keep_their_answer_at_every_budg
     # mo-random draws what random draws at the same seed and budget: every pair ties.
     table = paired_comparisons(mixed_df, "regret").set_index(["method_a", "method_b"])
     same = table.loc[("mo-random:fake", "random:fake")]
-    assert (same["n_pairs"], same["n_settings"], same["n_ties"], same["p_value"]) == (6, 3, 6, 1.0)
+    assert (same["n"], same["n_slices"], same["n_ties"], same["p_value"]) == (3, 1, 3, 1.0)
+    # The multi run's answer at each threshold pairs with the single runs there: one setting per threshold.
     row = table.loc[("hw-evrsnas:fake", "mo-hdnas:fake")]
-    ga = mixed_df[mixed_df["method"] == "hw-evrsnas"].set_index(["threshold", "seed"])["regret"]
-    mo = mixed_df[mixed_df["method"] == "mo-hdnas"].set_index(["threshold", "seed"])["regret"]
-    assert row["n_pairs"] == 6 and row["mean_diff"] == pytest.approx((ga - mo.loc[ga.index]).mean())
+    ga = mixed_df[mixed_df["method"] == "hw-evrsnas"].groupby("threshold")["regret"].mean()
+    mo = mixed_df[mixed_df["method"] == "mo-hdnas"].groupby("threshold")["regret"].mean()
+    assert (row["n"], row["n_slices"]) == (len(MULTI_QUANTILES), 1)
+    assert row["mean_diff"] == pytest.approx((ga - mo.loc[ga.index]).mean())
     df, records = collect_records(mixed_files)
     rows = at_budgets(df, records, [5, 30])
     multi = rows[rows["multi_threshold"]]

@@ -213,7 +213,7 @@ def test_a_score_table_of_another_identity_is_refused_unless_computing_is_asked(
     err = capsys.readouterr().err
     assert err == (f"hwevrsnas: error: --scores {table}: no proxy in it has this search's identity (the closest "
                    "differs in kind, preset), so every score would be computed; give a table built for this search's "
-                   "space and preset, or add --compute-scores to compute them\n")
+                   "space, preset and proxy seed, or add --compute-scores to compute them\n")
     assert not (tmp_path / "run.json").exists()
     assert cli_main(search_argv(nb201_h5.parent, tmp_path / "run.json", *base, "--compute-scores")) == 0
     assert (tmp_path / "run.json").is_file()

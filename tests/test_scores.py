@@ -202,24 +202,16 @@ def test_published_zero_cost_rows_are_what_the_code_computes(name, quick_context
 
 @pytest.mark.slow
 def test_the_lane_builder_scores_whole_jobs_and_probes_reproducibility(mirror, nb201_h5, tmp_path) -> None:
-    import subprocess
-    import sys
     import tarfile
 
+    from hwevrsnas.lanes import jobs_of
+
     out = tmp_path / "out"
-    script = Path(__file__).resolve().parents[1] / "scripts" / "build_score_table.py"
-    subprocess.run([
-        sys.executable, str(script), "--preset", "tiny", "--device", "cpu", "--stack", "4", "--lanes", "2",
-        "--limit", "2", "--tables", str(nb201_h5.parent), "--batch-dir", str(tmp_path / "proxy"),
-        "--sources", str(mirror), "--out", str(out),
-    ], check=True)  # fmt: skip
+    locations = ["--tables", str(nb201_h5.parent), "--batch-dir", str(tmp_path / "proxy"), "--sources", str(mirror)]
+    lanes = ["scores", "lanes", "--preset", "tiny", "--device", "cpu", "--stack", "4", *locations]
+    assert main([*lanes, "--lanes", "2", "--limit", "2", "--out", str(out)]) == 0
     with tarfile.open(out / "jobs.tar") as tar:
         tar.extractall(tmp_path / "jobs", filter="data")
-    sys.path.insert(0, str(script.parent))
-    try:
-        from build_score_table import jobs_of
-    finally:
-        sys.path.remove(str(script.parent))
     expected = jobs_of(6466, 4, 2)[:2]
     tables = [ScoreTable.open(tmp_path / "jobs" / f"job-{i:04d}.h5") for i in range(2)]
     assert [list(t.positions) for t in tables] == [list(rows) for rows in expected]
@@ -230,11 +222,7 @@ def test_the_lane_builder_scores_whole_jobs_and_probes_reproducibility(mirror, n
     assert "finished 2 jobs (16 classes)" in (out / "build.log").read_text()
     # A later run keeps the finished jobs and adds the next one.
     more = tmp_path / "more"
-    subprocess.run([
-        sys.executable, str(script), "--preset", "tiny", "--device", "cpu", "--stack", "4", "--lanes", "1",
-        "--limit", "3", "--tables", str(nb201_h5.parent), "--batch-dir", str(tmp_path / "proxy"),
-        "--sources", str(mirror), "--resume", str(out / "jobs.tar"), "--out", str(more),
-    ], check=True)  # fmt: skip
+    assert main([*lanes, "--lanes", "1", "--limit", "3", "--resume", str(out / "jobs.tar"), "--out", str(more)]) == 0
     assert "finished 1 jobs (8 classes)" in (more / "build.log").read_text() and not (more / "probe.json").exists()
     with tarfile.open(more / "jobs.tar") as tar:
         assert sorted(tar.getnames()) == ["job-0000.h5", "job-0001.h5", "job-0002.h5"]
@@ -251,9 +239,49 @@ def test_the_workflow_serves_only_a_complete_table_of_its_preset(tmp_path: Path)
     quick, tiny = get_preset("quick"), get_preset("tiny")
     served = complete_table({"kind": "rsnas", "preset": quick.digest}, "rsnas:quick", tmp_path / "quick.h5")
     assert served_table_problem(str(served), quick) is None
-    assert f"no representation-similarity scores of preset 'tiny' (digest {tiny.digest}" in served_table_problem(str(served), tiny)
+    assert f"no representation-similarity scores of preset 'tiny' at proxy seed 0 (digest {tiny.digest}" in served_table_problem(str(served), tiny)
     assert "not found" in served_table_problem(str(tmp_path / "missing.h5"), quick)
     partial = ScoreTable.open(served)
     ScoreTable(partial.space, partial.positions[:5], partial.representatives[:5],
                {"rsnas": partial.proxies["rsnas"].take(np.arange(5))}).write(tmp_path / "partial.h5")  # fmt: skip
     assert "holds 5 classes" in served_table_problem(str(tmp_path / "partial.h5"), quick)
+
+
+def test_a_complete_table_serves_only_its_own_proxy_seed(tmp_path: Path) -> None:
+    from hwevrsnas.proxy.presets import get_preset
+    from hwevrsnas.scores import served_proxies
+    from hwevrsnas.workflow.checks import served_table_problem
+
+    seed0, seed1 = get_preset("tiny", seed=0), get_preset("tiny", seed=1)
+    assert seed0.digest != seed1.digest and seed0.batch_file_name != seed1.batch_file_name
+    table = ScoreTable.open(complete_table({"kind": "rsnas", "preset": seed0.digest, "seed": 0}, "rsnas:tiny",
+                                           tmp_path / "p0.h5"))  # fmt: skip
+    assert list(served_proxies([table], seed0)) == ["rsnas"]
+    assert served_proxies([table], seed1) == {}
+    assert served_table_problem(str(table.path), seed0) is None
+    assert f"of preset 'tiny' at proxy seed 1 (digest {seed1.digest}" in served_table_problem(str(table.path), seed1)
+
+
+@pytest.mark.slow
+def test_proxy_replicates_have_their_own_tables_and_a_search_refuses_another_replicates(mirror, nb201_h5, tmp_path, capsys):
+    locations = ["--sources", str(mirror), "--tables", str(nb201_h5.parent), "--batch-dir", str(tmp_path / "proxy"),
+                 "--cache", ""]  # fmt: skip
+    tables = {}
+    for seed in (0, 1):
+        tables[seed] = tmp_path / f"p{seed}.h5"
+        assert main(["scores", "build", "--preset", "tiny", "--archs", "0,1,2", "--proxy-seed", str(seed), *locations,
+                     "--out", str(tables[seed])]) == 0  # fmt: skip
+    first, second = (ScoreTable.open(tables[seed]).proxies["rsnas"] for seed in (0, 1))
+    assert (first.identity["seed"], second.identity["seed"]) == (0, 1)
+    assert first.identity["preset"] != second.identity["preset"] and first.identity["batch"] != second.identity["batch"]
+    assert first.identity["reference"] == second.identity["reference"]
+    assert np.isfinite(first.score).all() and np.isfinite(second.score).all()
+    assert not np.allclose(first.score, second.score)  # another batch and initialisation: another draw of the noise
+    # A search of seed 1 reads replicate 1: the table of replicate 0 has another identity and is refused.
+    capsys.readouterr()
+    search = ["search", *locations, "--device", "fpga", "--quantile", "0.5", "--method", "hw-evrsnas", "--preset",
+              "tiny", "--population", "4", "--generations", "2", "--accelerator", "cpu", "--seed", "1"]  # fmt: skip
+    assert main([*search, "--scores", str(tables[0]), "--out", str(tmp_path / "run.json")]) == 2
+    err = capsys.readouterr().err
+    assert "no proxy in it has this search's identity (the closest differs in batch, preset, seed)" in err
+    assert not (tmp_path / "run.json").exists()

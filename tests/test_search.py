@@ -403,3 +403,45 @@ def test_the_anytime_answer_is_the_answer_of_a_run_at_that_budget(nb201, fpga: C
         assert entry["test_accuracy"] == alone["test_accuracy"]
     merged = full["anytime_seconds"]
     assert len(merged) == 100 and merged == sorted(merged)  # proxy seconds accumulate
+
+
+def test_search_seed_k_reads_proxy_replicate_k_unless_told_otherwise(nb201_h5, nb201, tmp_path, monkeypatch) -> None:
+    """The proxy's draw (the preset's seed) follows --seed by default, --proxy-seed replaces it, and the record names
+    it so that analysis can group runs by it; a method without a proxy records none."""
+    from fakes import ToyProxy
+    from hwevrsnas.analysis.collect import collect
+    from hwevrsnas.errors import InputError
+    from hwevrsnas.proxy.presets import get_preset
+
+    monkeypatch.setattr("hwevrsnas.proxy.make_proxy", lambda name, context: ToyProxy(context.space, context.preset))
+    common = ["search", "--tables", str(nb201_h5.parent), "--device", "fpga", "--quantile", "0.5", "--preset", "tiny",
+              "--population", "4", "--generations", "2", "--accelerator", "cpu", "--cache", "", "--batch-dir", ""]  # fmt: skip
+    runs = {
+        "seed3": ["--seed", "3"],
+        "seed3-p1": ["--seed", "3", "--proxy-seed", "1"],
+        "oracle": ["--seed", "3", "--method", "oracle"],
+    }
+    for name, extra in runs.items():
+        assert cli_main([*common, *extra, "--out", str(tmp_path / f"{name}.json")]) == 0
+    records = {name: load_result(tmp_path / f"{name}.json") for name in runs}
+    assert records["seed3"]["setting"]["proxy_seed"] == 3 and records["seed3"]["evaluator"]["preset"]["seed"] == 3
+    assert records["seed3-p1"]["setting"]["proxy_seed"] == 1 and records["seed3-p1"]["evaluator"]["preset"]["seed"] == 1
+    assert records["seed3"]["setting"]["seed"] == records["seed3-p1"]["setting"]["seed"] == 3
+    assert records["seed3"]["config_hash"] != records["seed3-p1"]["config_hash"]  # another draw, another run
+    assert "proxy_seed" not in records["oracle"]["setting"]
+    df = collect([tmp_path / f"{name}.json" for name in runs]).set_index("path")
+    assert df.loc[str(tmp_path / "seed3.json"), "proxy_seed"] == 3
+    assert df.loc[str(tmp_path / "seed3-p1.json"), "proxy_seed"] == 1
+    assert df["proxy_seed"].isna().to_dict() == {str(tmp_path / f"{name}.json"): name == "oracle" for name in runs}
+    # A record from before proxy replicates has no proxy seed in its setting: it read its evaluator's preset, whose
+    # seed was always 0 then.
+    old = json.loads((tmp_path / "seed3.json").read_text())
+    del old["setting"]["proxy_seed"]
+    old["evaluator"]["preset"]["seed"] = 0
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert collect([tmp_path / "old.json"])["proxy_seed"].tolist() == [0]
+    # A setting naming another draw than the evaluator's is refused: the record would misname its scores.
+    fpga = CostModel.open("nb201", nb201_h5.parent, "cifar10", "fpga", "latency")
+    setting = Setting.from_cost(fpga, fpga.resolve_threshold(quantile=0.5), "hw-evrsnas", "tiny", 0, 1)
+    with pytest.raises(InputError, match="proxy seed is 1, the evaluator's preset has seed 0"):
+        run_search(setting, ToyProxy("nb201", get_preset("tiny")), fpga, GAConfig(population=4, generations=1))

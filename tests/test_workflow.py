@@ -83,9 +83,11 @@ def expected_jobs(config: dict) -> int:
                 for label in [("all",)] if method.startswith("mo-") else labels:  # one run for every threshold
                     for seed in config["seeds"]:
                         leaves.add((entry["space"], entry["dataset"], device, entry["metric"], label, method, seed))
-    fixed = 4 + int(proxy) + int(bool(config.get("fidelity_study", {}).get("enabled")))  # all fetch tables aggregate
+    # all fetch tables aggregate, and a proxy batch per seed (search seed k reads proxy seed k)
+    fixed = 4 + len(config["seeds"]) * int(proxy) + int(bool(config.get("fidelity_study", {}).get("enabled")))
     scores = config.get("scores", {})
-    fixed += scores.get("shards", 8) + 2 if scores.get("enabled") and nb201_proxy else 0  # shards, merge, fidelity
+    if scores.get("enabled") and nb201_proxy:  # per seed: its shards, their merge and the table's fidelity
+        fixed += (scores.get("shards", 8) + 2) * len(config["seeds"])
     return 2 * len(leaves) + 2 * len(slices) + fixed  # search + evaluate per leaf, thresholds + slice per slice
 
 
@@ -163,13 +165,14 @@ def test_search_args():
     assert args[args.index("--quantile") + 1] == "0.5"
     assert args[args.index("--budget") + 1] == "6"  # search.overrides.random
     assert args[args.index("--population") + 1] == "4" and args[args.index("--preset") + 1] == "tiny"
+    assert args[args.index("--seed") + 1] == args[args.index("--proxy-seed") + 1] == "0"
     assert "--mutation-p" not in args and "--tournament-size" not in args  # random search does not read them
     ga = W.search_args(config, {**wildcards, "method": "hw-evrsnas", "threshold": "v3.5"})
     assert "--budget" not in ga and ga[ga.index("--threshold") + 1] == "3.5"
     assert "--cost-dataset" not in ga and ga[ga.index("--tournament-size") + 1] == "5"
     oracle = W.search_args(config, {**wildcards, "method": "oracle"})
     assert not {a for a in oracle if a.startswith("--")} & {knob.flag for knob in search_cli.KNOBS.values()}
-    assert "--preset" not in oracle and "--batch-dir" not in oracle
+    assert "--preset" not in oracle and "--batch-dir" not in oracle and "--proxy-seed" not in oracle
     config["grid"][0]["cost_dataset"] = "cifar10"
     config["grid"][0]["dataset"] = "cifar100"
     other = W.search_args(config, {**wildcards, "dataset": "cifar100"})
@@ -539,12 +542,13 @@ def test_a_score_table_is_built_in_shards_and_read_by_the_proxy_leaves(tmp_path)
     assert W.score_proxies(config) == ["rsnas", "zc:params"]  # hw-evrsnas-params needs both of its members
     leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0).wildcards()
     args = W.search_args(config, leaf)
-    assert args[args.index("--scores") + 1] == "resources/scores/nb201-tiny.h5"
-    assert W.search_inputs(config, leaf)["scores"] == "resources/scores/nb201-tiny.h5"
+    assert args[args.index("--scores") + 1] == "resources/scores/nb201-tiny-p0.h5"
+    assert W.search_inputs(config, leaf)["scores"] == "resources/scores/nb201-tiny-p0.h5"
     assert "--scores" not in W.search_args(config, {**leaf, "method": "oracle"})
-    build = W.score_build_args(config, 2, 3)
+    build = W.score_build_args(config, 0, 2, 3)
     assert build[build.index("--shard") + 1] == "2/3" and build.count("--proxy") == 2
-    assert W.full_fidelity_targets(config) == [f"results/fidelity_full/tiny/{name}" for name in
+    assert build[build.index("--proxy-seed") + 1] == "0"
+    assert W.full_fidelity_targets(config) == [f"results/fidelity_full/tiny-p0/{name}" for name in
                                                ("fidelity.csv", "fidelity.md", "proxy_oracle.csv")]  # fmt: skip
     assert W.full_fidelity_targets({**config, "methods": ["oracle"]}) == []
 
@@ -672,3 +676,64 @@ def test_a_damaged_table_is_named_and_forcerun_repairs_it(tiny_run):
     assert proc.returncode == 0, output(proc)[-6000:]
     for leaf in leaves:
         assert (workdir / leaf.path(W.RUN)).read_bytes() == first[leaf], leaf
+
+
+@pytest.mark.slow
+def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
+    """Search seed k's proxy leaves read proxy seed k: a batch per seed, and with scores.enabled a table per seed."""
+    from hwevrsnas.proxy.presets import PRESETS
+
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["seeds"] = [0, 1]
+    config["scores"] = {**config["scores"], "enabled": True, "shards": 2}
+    path = tmp_path / "replicates.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "-p", "--cores", "2", "--configfile", path, workdir=tmp_path)
+    text = output(proc)
+    assert proc.returncode == 0, text
+    assert job_total(text) == expected_jobs(with_defaults(copy.deepcopy(config)))
+    config = with_defaults(config)
+    batches = {seed: W.batch_file(config, seed) for seed in (0, 1)}
+    assert batches[0] != batches[1] and batches[0].endswith(PRESETS["tiny"].batch_file_name)  # seed 0: as before
+    assert sorted(re.findall(r"^\s+output: (resources/proxy/\S+\.pt)$", text, re.M)) == sorted(batches.values())
+    for seed in (0, 1):
+        for method in ("hw-evrsnas", "random"):
+            command = next(line for line in text.splitlines()
+                           if "search " in line and f"--method {method} --seed {seed} " in line)  # fmt: skip
+            assert f"--proxy-seed {seed} " in command and f"--scores resources/scores/nb201-tiny-p{seed}.h5 " in command
+        assert f"scores build --space nb201 --preset tiny --proxy-seed {seed} --shard 1/2" in text
+        assert f"--out results/fidelity_full/tiny-p{seed}" in text
+        leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", seed).wildcards()
+        assert W.search_inputs(config, leaf)["batch"] == batches[seed]
+    oracle = next(line for line in text.splitlines() if "--method oracle --seed 1 " in line)
+    assert "--proxy-seed" not in oracle and "--scores" not in oracle
+
+
+def test_a_served_table_names_each_replicates_table_or_serves_one_replicate(tmp_path):
+    from hwevrsnas.proxy.presets import get_preset
+
+    from fakes import complete_table
+
+    for seed in (0, 1):
+        preset = get_preset("tiny", seed=seed)
+        complete_table({"kind": "rsnas", "preset": preset.digest, "seed": seed}, "rsnas:tiny", tmp_path / f"t-p{seed}.h5")
+    config = load(TEST_CONFIG)
+    config["seeds"] = [0, 1]
+    config["scores"]["table"] = str(tmp_path / "t-p{proxy_seed}.h5")
+    W.check_config(config)
+    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1).wildcards()
+    assert W.search_inputs(config, leaf)["scores"] == str(tmp_path / "t-p1.h5")
+    args = W.search_args(config, leaf)
+    assert args[args.index("--scores") + 1] == str(tmp_path / "t-p1.h5")
+    # One table for two replicates: refused, naming the key.
+    config["scores"]["table"] = str(tmp_path / "t-p0.h5")
+    with pytest.raises(W.ConfigError, match=r"config key scores\.table: .*t-p0\.h5 is one table, but the leaves reading "
+                                            r"it use proxy seeds 0, 1 .*put \{proxy_seed\} in the path"):  # fmt: skip
+        W.check_config(config)
+    # Serving one replicate: its seed's table only.
+    config["seeds"] = [1]
+    with pytest.raises(W.ConfigError, match=r"config key scores\.table: .*t-p0\.h5 holds no representation-similarity "
+                                            r"scores of preset 'tiny' at proxy seed 1"):  # fmt: skip
+        W.check_config(config)
+    config["scores"]["table"] = str(tmp_path / "t-p1.h5")
+    W.check_config(config)

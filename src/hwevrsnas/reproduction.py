@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,11 @@ def tolerance(preset: Preset) -> float:
 
 
 def preset_of(identity: dict[str, Any]) -> Preset:
-    """The named preset whose knobs made a representation-similarity column (by its digest)."""
+    """The named preset, at the column's proxy seed, whose knobs made a representation-similarity column (by its
+    digest)."""
     digest = identity.get("preset")
-    for preset in PRESETS.values():
+    for named in PRESETS.values():
+        preset = replace(named, seed=int(identity.get("seed", named.seed)))
         if preset.digest == digest:
             return preset
     raise InputError(f"the table's proxy was computed with preset digest {digest!r}, which no named preset has "
@@ -98,7 +100,7 @@ def recompute(
         out = Path(tmp) / "recomputed.h5"
         command = [
             sys.executable, "-m", "hwevrsnas.cli", "scores", "build", "--space", table.space.name, "--preset", preset.name,
-            *flag, "--archs", str(archs), "--cache", "", "--workers", str(workers), "--no-progress",
+            "--proxy-seed", str(preset.seed), *flag, "--archs", str(archs), "--cache", "", "--workers", str(workers), "--no-progress",
             "--sources", sources, "--tables", tables, "--batch-dir", str(Path(tmp) / "batch") if variables else batch_dir,
             "--out", str(out),
         ]  # fmt: skip

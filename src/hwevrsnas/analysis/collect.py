@@ -1,7 +1,7 @@
 """Search run files -> one tidy DataFrame, one row per answer (one per single-threshold run).
 
 Each row carries the run's setting (space, dataset, cost_dataset, device, metric, threshold,
-threshold_source, quantile, method, preset, seed), its answer (index, arch, cost, feasible,
+threshold_source, quantile, method, preset, seed, proxy_seed), its answer (index, arch, cost, feasible,
 status, test_accuracy, optimum_accuracy, regret: null for an infeasible answer, unique_evaluations),
 `regret_penalised` (an infeasible answer counted at the regret of the worst feasible architecture),
 the volatile numbers of its
@@ -36,11 +36,15 @@ answer's `worst_accuracy` if the record has one, else computed from the NB201 ta
 `collect_records` is given one (`nb201`), else NaN. Its `best_feasible_phi` is the best phi among
 the evaluated architectures with cost <= the answer's threshold.
 
+`proxy_seed` is the proxy's replicate a run read (the seed of its preset: its proxy batch and initialisations),
+null for a run without a proxy. A record written before replicates existed lacks it in its setting; it then comes
+from the preset its evaluator recorded, else it is 0, the only seed a preset had then.
+
 `label` names what the tables compare: the method, with `:<preset>` for the methods that use a
 proxy preset (`hw-evrsnas:paper`, `random:tiny`), and `@<ga_hash>` (the first 8 hex digits of the
 sha256 of the run's GA config) when the collection holds runs of that method and preset under
 more than one GA config (an ablation), so such runs are never pooled. Rows are sorted by setting,
-label, seed and path, whatever the order of the files given, so the tables built from them are
+label, seed, proxy seed and path, whatever the order of the files given, so the tables built from them are
 reproducible.
 """
 
@@ -75,7 +79,7 @@ VOLATILE_FIELDS = (
     "cached_proxy_seconds", "cold_seconds",
 )  # fmt: skip
 COLUMNS = (
-    *SETTING_KEYS, "threshold_source", "quantile", "method", "preset", "label", "seed", *ANSWER_FIELDS,
+    *SETTING_KEYS, "threshold_source", "quantile", "method", "preset", "label", "seed", "proxy_seed", *ANSWER_FIELDS,
     *DERIVED_FIELDS, *FRONT_FIELDS,
     "evaluator", "best_feasible_phi", "phi_reference", "phi_gap", *VOLATILE_FIELDS, "config_hash", "ga_hash",
     *RUN_FIELDS, "path",
@@ -102,6 +106,16 @@ def ga_hash(ga_config: dict[str, Any] | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def proxy_seed_of(record: dict[str, Any]) -> int | None:
+    """The proxy replicate of a run record (module docstring); None for a run without a proxy."""
+    setting = record["setting"]
+    if setting.get("preset") is None:
+        return None
+    if setting.get("proxy_seed") is not None:
+        return int(setting["proxy_seed"])
+    return int(((record.get("evaluator") or {}).get("preset") or {}).get("seed", 0))
+
+
 def _run_fields(record: dict[str, Any], path: Path | str) -> dict[str, Any]:
     """The fields a run's rows share: volatile seconds and counters, cold seconds, evaluator, hashes, run id."""
     row: dict[str, Any] = {key: record.get(key) for key in VOLATILE_FIELDS[:6]}
@@ -118,6 +132,7 @@ def _run_fields(record: dict[str, Any], path: Path | str) -> dict[str, Any]:
     row["unique_evaluations"] = int(record["unique_evaluations"])
     row["config_hash"] = str(record["config_hash"])
     row["ga_hash"] = ga_hash(record.get("ga_config"))
+    row["proxy_seed"] = proxy_seed_of(record)
     row["phi_reference"] = row["phi_gap"] = None  # set across the collection
     row["run_id"] = row["path"] = str(path)
     return row
@@ -239,8 +254,8 @@ def run_rows(record: dict[str, Any], path: Path | str = "", worst: WorstAccuracy
 
 
 def _sort(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows in a canonical order (setting, label, seed, path), NaN and None last."""
-    keys = [*SETTING_KEYS, "label", "seed", "path"]
+    """Rows in a canonical order (setting, label, seed, proxy seed, path), NaN and None last."""
+    keys = [*SETTING_KEYS, "label", "seed", "proxy_seed", "path"]
     return df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
 
 
@@ -271,6 +286,7 @@ def collect_records(
     for key in FLOAT_FIELDS:
         df[key] = df[key].astype(float)
     df["seed"] = df["seed"].astype(int)
+    df["proxy_seed"] = df["proxy_seed"].astype("Int64")
     df["unique_evaluations"] = df["unique_evaluations"].astype(int)
     df["thresholds_per_run"] = df["thresholds_per_run"].astype(int)
     df["multi_threshold"] = df["multi_threshold"].astype(bool)
@@ -284,12 +300,12 @@ def collect_records(
     # Ablations: a (method, preset) with several GA configs gets the config's hash in its label.
     ablated = df.groupby(["method", df["preset"].fillna("")])["ga_hash"].transform("nunique") > 1
     df.loc[ablated, "label"] = df.loc[ablated, "label"] + "@" + df.loc[ablated, "ga_hash"]
-    key = [*SETTING_KEYS, "label", "seed"]
+    key = [*SETTING_KEYS, "label", "seed", "proxy_seed"]
     duplicated = df.duplicated(key, keep=False)
     if duplicated.any():
-        first = df.loc[duplicated, key].iloc[0]
-        same = df[duplicated & (df[key] == first).all(axis=1)]
-        raise ValueError(f"duplicate runs of one setting, method and seed: {', '.join(same['path'])}")
+        dupes = df[duplicated]
+        same = dupes[dupes.groupby(key, dropna=False, sort=False).ngroup() == 0]
+        raise ValueError(f"duplicate runs of one setting, method, seed and proxy seed: {', '.join(same['path'])}")
     df = _sort(df)
     return df, [records[path] for path in df["path"]]
 
@@ -343,5 +359,5 @@ def at_budgets(df: pd.DataFrame, records: Sequence[dict[str, Any]], budgets: Seq
 
 __all__ = [
     "COLUMNS", "SETTING_KEYS", "WorstAccuracy", "at_budgets", "collect", "collect_records", "find_run_files", "ga_hash",
-    "multi_rows", "run_row", "run_rows",
+    "multi_rows", "proxy_seed_of", "run_row", "run_rows",
 ]  # fmt: skip

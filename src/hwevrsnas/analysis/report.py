@@ -6,7 +6,8 @@ Written (and returned) by `aggregate`:
 - `<out>/cost.{csv,md}`: per method: evaluations, seconds, energy, CO2, published-cost ratios (the CSV is one
   table; the Markdown has three sections: evaluations and seconds, energy and CO2, ratios to published costs,
   plus Snakemake benchmarks when given);
-- `<out>/comparisons.{csv,md}`: paired Wilcoxon tests of regret between every two methods, Holm-corrected;
+- `<out>/comparisons.{csv,md}`: paired Wilcoxon tests of regret between every two methods over settings (seeds
+  averaged first), cluster-bootstrap intervals, Holm-corrected;
 - `<out>/fidelity.{csv,md}`: the proxy fidelity study's summary, only when the study folder has
   `summary.csv` (copied) or `scores.csv` (summarised as `hwevrsnas study summarise` does);
 - only when multi-threshold runs are among the run files: `<out>/nine_constraints.{csv,md}` (per method: the
@@ -45,7 +46,7 @@ from hwevrsnas.analysis import (
     device_plot_stem, front_plot_stem,
 )  # fmt: skip
 from hwevrsnas.analysis.collect import at_budgets, collect_records
-from hwevrsnas.analysis.statistics import ZERO_METHOD, paired_comparisons
+from hwevrsnas.analysis.statistics import paired_comparisons
 from hwevrsnas.analysis.tables import (
     ANYTIME_FLOATFMT, COST_FLOATFMT, DEVICE_FLOATFMT, FRONTS_FLOATFMT, MAIN_FLOATFMT, NINE_FLOATFMT,
     anytime_table, cost_sections, cost_table, device_table, fronts_table, main_display, main_table, markdown,
@@ -205,18 +206,6 @@ def aggregate(
         written += write_table(fronts, out_dir / FRONTS_TABLE, FRONTS_FLOATFMT, title=title)
 
     comparisons = paired_comparisons(df, "regret")
-    comparisons.attrs["notes"] = [
-        "Pairs: the two methods' runs of the same (space, dataset, cost dataset, device, metric, threshold, seed), "
-        "pooled over every setting both methods ran; diff = method_a - method_b (regret: negative = a better), "
-        "[percentile-bootstrap 95% interval of the mean difference, 2000 resamples, seed 0]. A multi-threshold "
-        "method's answer at a threshold pairs with the other method's run at that threshold and seed.",
-        f"p_value: two-sided Wilcoxon signed-rank test, zero_method={ZERO_METHOD!r} (ties kept, their ranks split "
-        "between both signs: conservative when methods return equally good architectures); all-zero "
-        "differences give p = 1. p_holm: Holm step-down correction over all comparisons of this table.",
-        "The test treats pairs as independent. The answers of one multi-threshold run (all thresholds of a slice "
-        "and seed) come from one search and are not, so p-values of comparisons involving a multi-threshold method "
-        "are optimistic.",
-    ]
     title = "Paired comparisons (regret)"
     written += write_table(comparisons, out_dir / "comparisons", COMPARISON_FLOATFMT, title=title)
 

@@ -10,6 +10,9 @@ Rows of the collection are answers (collect.py): a multi-threshold run has one p
 with the same `run_id`. Whatever counts searches or sums their cost (the n_runs, evaluations and
 seconds of the devices, cost and nine-constraints tables) counts each run once (`runs_of`).
 
+Intervals resample independent units (statistics.py): a row of one setting (the main table) resamples its
+seeds; a row pooled over settings (the anytime table) resamples slices, then thresholds within them.
+
 In Markdown, counts (columns `n`, `n_*`, `*_runs`, `searches`, `thresholds`, `budget`, ...) are
 written as integers, missing values as "-", and no number in exponent notation above 1e4.
 """
@@ -26,7 +29,7 @@ import pandas as pd
 
 from hwevrsnas.analysis import DEFAULT_ENERGY
 from hwevrsnas.analysis.collect import SETTING_KEYS
-from hwevrsnas.analysis.statistics import bootstrap_ci
+from hwevrsnas.analysis.statistics import bootstrap_ci, cluster_bootstrap_ci, unit_counts
 from hwevrsnas.atomic import write_text
 from hwevrsnas.search.methods import METHODS
 
@@ -122,8 +125,10 @@ def main_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0, level: float
                "optimum_accuracy", "unique_evaluations_mean"]  # fmt: skip
     out = pd.DataFrame(rows, columns=columns)
     out.attrs["notes"] = [
-        "n = seeds; mean ± sample std (ddof 1) [percentile-bootstrap "
-        f"{level:.0%} interval of the mean, {n_boot} resamples, seed {seed}].",
+        "Unit: one setting (space, dataset, cost dataset, device, metric, threshold) per row; n = its seeds, "
+        "independent searches. mean ± sample std (ddof 1) over them [percentile-bootstrap "
+        f"{level:.0%} interval of the mean, resampling the row's n seeds, {n_boot} resamples, seed {seed}]. No row "
+        "pools settings, so nothing here resamples thresholds or slices.",
         "test accuracy: 200-epoch NB201 test accuracy (%) of the returned architecture; regret: the exact "
         "feasible optimum's accuracy minus it (points), over feasible answers only (penalised: an infeasible "
         "answer counted at the worst feasible architecture's regret); cost: the returned architecture's tabular cost "
@@ -213,7 +218,9 @@ def device_table(df: pd.DataFrame) -> pd.DataFrame:
         )  # fmt: skip
     out = pd.DataFrame(rows)
     out.attrs["notes"] = [
-        "Over every threshold and seed of the slice. regret: the feasible optimum's test accuracy minus the "
+        "Unit: the slice (space, dataset, cost dataset, device, metric): one row per slice and method, over every "
+        "threshold and seed of the slice (n_answers of them); means, no interval. regret: the feasible optimum's "
+        "test accuracy minus the "
         "returned architecture's, in points, over the feasible answers only (an infeasible answer has no regret; "
         "NaN where no optimum is known, e.g. FBNet); regret_penalised: the same over all answers, an infeasible "
         "one counted at the regret of the worst feasible architecture; feasible_rate: share of answers that meet "
@@ -454,31 +461,37 @@ REACH_TARGETS = (2.0, 1.0, 0.5)
 
 
 def anytime_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Per method and budget, over every setting and seed: feasibility, regret (feasible answers) and penalised
-    regret with percentile-bootstrap 95 % intervals, the proxy seconds spent, and whether every run of the method had
-    a trajectory (`trajectory`; False: the final answers, repeated at every budget)."""
+    """Per method and budget, over every setting and seed: the unit and its counts, feasibility, regret (feasible
+    answers) and penalised regret with cluster-bootstrap 95 % intervals, the proxy seconds spent, and whether every
+    run of the method had a trajectory (`trajectory`; False: the final answers, repeated at every budget)."""
     rows = []
     df = df[df["status"] != "not_applicable"]
     for (label, budget), part in df.groupby(["label", "budget"], sort=True):
-        row: dict[str, Any] = {"method": label, "budget": int(budget), "n": len(part)}
+        row: dict[str, Any] = {"method": label, "budget": int(budget), **unit_counts(part), "n_answers": len(part)}
         row["feasible_rate"] = float(part["feasible"].map(lambda v: v is True).mean())
         for metric in ("regret", "regret_penalised"):
             values = part[metric].to_numpy(dtype=float)
             values = values[~np.isnan(values)]
             row[f"{metric}_mean"] = float(values.mean()) if values.size else math.nan
-            row[f"{metric}_lo"], row[f"{metric}_hi"] = bootstrap_ci(values, n_boot, seed)
+            row[f"{metric}_lo"], row[f"{metric}_hi"] = cluster_bootstrap_ci(part, metric, n_boot, seed)
         row["seconds_mean"] = float(part["seconds"].astype(float).mean())
         row["trajectory"] = bool(part["trajectory"].all()) if "trajectory" in part else True
         rows.append(row)
     out = pd.DataFrame(rows)
     out.attrs["notes"] = [
+        "Unit: the setting (space, dataset, cost dataset, device, metric, threshold); n: settings the method "
+        "answered, in n_slices slices (a setting without its threshold); n_answers: their answers (settings × "
+        "seeds). Means are over the answers.",
         "One row per method and budget (unique evaluations), over every setting and seed: the answer each run had "
         "after that many unique evaluations (its anytime trajectory; a run that stopped earlier keeps its answer). "
         "Runs without a trajectory (the oracle; multi-threshold runs, whose records hold none) count with their "
         "final answer at every budget, whatever they spent.",
         "regret: over feasible answers only; penalised: an infeasible answer counted at the worst feasible "
-        f"architecture's regret; [lo, hi]: percentile-bootstrap 95 % interval of the mean ({n_boot} resamples, "
-        f"seed {seed}); seconds: summed proxy seconds of the evaluations so far (cost as if run alone).",
+        "architecture's regret; [lo, hi]: cluster-bootstrap 95 % interval of the mean over answers ("
+        f"{n_boot} resamples, seed {seed}): the n_slices slices resampled with replacement, then the thresholds "
+        "within each drawn slice, every seed of a drawn setting kept, so the seeds and nested thresholds of one "
+        "slice do not count as independent; seconds: summed proxy seconds of the evaluations so far (cost as if run "
+        "alone).",
     ]
     return out
 

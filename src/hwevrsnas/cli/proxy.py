@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hwevrsnas.cli.search import at_least
 from hwevrsnas.paths import BATCH_DIR, CACHE_DIR, SOURCES_DIR, TABLES_DIR
 
 
@@ -17,6 +18,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--arch", required=True, help="NB201 index or arch string; FBNet: 22 comma-separated ops")
     p.add_argument("--proxy", default="rsnas", help="registered proxy, e.g. rsnas, zc:synflow (default: %(default)s)")
     p.add_argument("--preset", default="quick", help="fidelity preset (default: %(default)s)")
+    p.add_argument("--proxy-seed", type=at_least(0), default=0, metavar="J",
+                   help="the proxy's replicate: the preset with seed J draws the batch and the initialisations "
+                        "(default: %(default)s)")
     p.add_argument("--sources", default=SOURCES_DIR, help="fetched sources (default: %(default)s)")
     p.add_argument("--tables", default=TABLES_DIR, help="tables directory, for NB201 indices (default: %(default)s)")
     p.add_argument("--batch-dir", default=BATCH_DIR, help="where proxy batches are kept, '' for none (default: %(default)s)")
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     space = get_space(args.space)
     spec = get_proxy(args.proxy)
-    preset = get_preset(args.preset)
+    preset = get_preset(args.preset, seed=args.proxy_seed)
     ops = parse_arch(space, args.arch, args.tables)
     loader = functools.partial(load_or_build_batch, preset, Path(args.sources), Path(args.batch_dir) if args.batch_dir else None)
     context = ProxyContext(space.name, preset, loader, ScoreCache(args.cache) if args.cache else None, args.device)

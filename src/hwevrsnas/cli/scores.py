@@ -1,4 +1,4 @@
-"""`hwevrsnas scores build | merge | info | export | verify`: score tables of every isomorphism class (hwevrsnas.scores)."""
+"""`hwevrsnas scores build | lanes | merge | info | export | verify`: score tables of every isomorphism class (hwevrsnas.scores)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hwevrsnas.cli.search import at_least
 from hwevrsnas.paths import BATCH_DIR, CACHE_DIR, SOURCES_DIR, TABLES_DIR
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,9 @@ def add_parser(sub: Any) -> None:
     build = ssub.add_parser("build", help="score every class (or a shard, or some architectures) and write a table")
     build.add_argument("--space", default="nb201", help="search space (default: %(default)s)")
     build.add_argument("--preset", default="quick", help="fidelity preset of the rsnas proxy (default: %(default)s)")
+    build.add_argument("--proxy-seed", type=at_least(0), default=0, metavar="J",
+                       help="the proxy's replicate: the preset with seed J draws the batch and the initialisations of "
+                            "every proxy that uses them (default: %(default)s)")
     build.add_argument("--proxy", action="append", help="registered proxy to score (repeatable; default: rsnas)")
     build.add_argument("--zero-cost", nargs="+", metavar="METRIC", default=[],
                        help="add the zero-cost proxies zc:METRIC (synflow naswot grad_norm snip params flops)")
@@ -41,6 +45,24 @@ def add_parser(sub: Any) -> None:
     build.add_argument("--out", required=True, help="the table to write (.h5)")
     build.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
     build.set_defaults(func=run_build)
+    lanes = ssub.add_parser("lanes", help="build the whole NB201 table on one machine in parallel lanes under a deadline, "
+                                          "resumable (hwevrsnas.lanes)")  # fmt: skip
+    lanes.add_argument("--preset", default="paper", help="fidelity preset of the rsnas proxy (default: %(default)s)")
+    lanes.add_argument("--device", default="cuda", help="torch device (default: %(default)s)")
+    lanes.add_argument("--stack", type=int, default=32, help="classes per stacked training step (default: %(default)s)")
+    lanes.add_argument("--stacks-per-job", type=int, default=2, help="stacks per job (default: %(default)s)")
+    lanes.add_argument("--lanes", type=int, default=8, help="processes sharing the device (default: %(default)s)")
+    lanes.add_argument("--deadline", type=float, default=520.0,
+                       help="seconds after which unfinished jobs are dropped (default: %(default)s)")
+    lanes.add_argument("--limit", type=int, default=None, help="only the first N jobs of the shuffled order (tests)")
+    lanes.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    lanes.add_argument("--batch-dir", default=BATCH_DIR, help="proxy batch folder (default: %(default)s)")
+    lanes.add_argument("--sources", default=SOURCES_DIR,
+                       help="fetched sources, to build the proxy batch when --batch-dir lacks it (default: %(default)s)")
+    lanes.add_argument("--resume", nargs="*", default=[], metavar="TAR",
+                       help="jobs.tar of earlier runs with the same preset, stack and jobs: their jobs are kept, not run")
+    lanes.add_argument("--out", required=True, help="folder of the table (or jobs.tar), probe.json and build.log")
+    lanes.set_defaults(func=run_lanes)
     merge = ssub.add_parser("merge", help="merge the shards of one build into one table")
     merge.add_argument("shards", nargs="+", help="shard tables (every I of one N)")
     merge.add_argument("--out", required=True, help="the merged table")
@@ -122,7 +144,7 @@ def run_build(args: argparse.Namespace) -> int:
     from hwevrsnas.spaces import get_space
 
     space = get_space(args.space)
-    preset = get_preset(args.preset)
+    preset = get_preset(args.preset, seed=args.proxy_seed)
     names = (args.proxy or ([] if args.zero_cost else ["rsnas"])) + [f"zc:{metric}" for metric in args.zero_cost]
     specs = [get_proxy(name) for name in names]
     positions, representatives = select_classes(space, args.archs, args.shard, args.tables)
@@ -163,6 +185,18 @@ def run_build(args: argparse.Namespace) -> int:
 
 def _bar(progress: bool | None) -> bool | None:
     return None if progress is None else not progress
+
+
+def run_lanes(args: argparse.Namespace) -> int:
+    """Build the whole table in lanes until the deadline; what is unfinished is left for --resume."""
+    from hwevrsnas.lanes import build
+
+    build(
+        args.out, preset=args.preset, device=args.device, stack=args.stack, stacks_per_job=args.stacks_per_job,
+        lanes=args.lanes, deadline=args.deadline, limit=args.limit, tables=args.tables, batch_dir=args.batch_dir,
+        sources=args.sources, resume=args.resume,
+    )  # fmt: skip
+    return 0
 
 
 def run_merge(args: argparse.Namespace) -> int:

@@ -37,6 +37,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--method", default="hw-evrsnas", help=f"one of {', '.join(METHODS)} (default: %(default)s)")
     p.add_argument("--preset", default="paper", help="proxy fidelity preset (default: %(default)s)")
     p.add_argument("--seed", type=at_least(0), default=0, help="search seed, >= 0 (default: %(default)s)")
+    p.add_argument("--proxy-seed", type=at_least(0), metavar="J",
+                   help="the proxy's replicate: the preset with seed J draws the proxy batch and the initialisations "
+                        "(default: --seed, so that every search seed reads its own draw of the proxy)")
     p.add_argument("--out", required=True, help="result JSON; timings go to <stem>.timing.json beside it")
     p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
     p.add_argument("--sources", default=SOURCES_DIR, help="fetched sources (default: %(default)s)")
@@ -129,8 +132,8 @@ def build_evaluator(args: argparse.Namespace, method: Any, preset: Any, accelera
             if not args.compute_scores:
                 raise InputError(
                     f"--scores {table.path}: no proxy in it has this search's identity (the closest differs in "
-                    f"{closest}), so every score would be computed; give a table built for this search's space and "
-                    "preset, or add --compute-scores to compute them"
+                    f"{closest}), so every score would be computed; give a table built for this search's space, "
+                    "preset and proxy seed, or add --compute-scores to compute them"
                 )
             log.warning("score table %s not used: no proxy in it has this search's identity (closest differs in %s)",
                         table.path, closest)  # fmt: skip
@@ -150,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
     method = get_method(args.method)
-    preset = get_preset(args.preset)  # unknown presets are rejected for every method
+    proxy_seed = args.seed if args.proxy_seed is None else args.proxy_seed
+    preset = get_preset(args.preset, seed=proxy_seed)  # unknown presets are rejected for every method
     config = GAConfig.from_mapping({name: getattr(args, name) for name in KNOBS})
     given = len(args.threshold or args.quantiles or [args.quantile])
     if given > 1 and not method.multi_threshold:
@@ -170,10 +174,10 @@ def run(args: argparse.Namespace) -> int:
             thresholds = [cost_model.resolve_threshold(value) for value in args.threshold]
         else:
             thresholds = [cost_model.resolve_threshold(quantile=q) for q in args.quantiles or [args.quantile]]
-        setting = MultiSetting.from_cost(cost_model, thresholds, args.method, preset.name, args.seed)
+        setting = MultiSetting.from_cost(cost_model, thresholds, args.method, preset.name, args.seed, proxy_seed)
     else:
         threshold = cost_model.resolve_threshold(args.threshold[0] if args.threshold else None, args.quantile)
-        setting = Setting.from_cost(cost_model, threshold, args.method, preset.name, args.seed)
+        setting = Setting.from_cost(cost_model, threshold, args.method, preset.name, args.seed, proxy_seed)
     run_info: dict[str, Any] = {"threads": args.threads}
     evaluator = None
     if method.uses_proxy:

@@ -86,24 +86,42 @@ class Setting:
     preset: str | None
     seed: int
     cost_dataset: str
+    # The proxy's replicate (the preset's seed), None without a proxy (see _setting_json).
+    proxy_seed: int | None = None
 
     def __post_init__(self) -> None:
         get_method(self.method)
 
     @classmethod
     def from_cost(
-        cls, cost_model: CostModel, threshold: Threshold, method: str, preset: str | None, seed: int
+        cls, cost_model: CostModel, threshold: Threshold, method: str, preset: str | None, seed: int,
+        proxy_seed: int | None = None,
     ) -> "Setting":
-        """A setting from a cost model and a resolved threshold (the preset is kept only for proxy methods)."""
-        preset = preset if get_method(method).uses_proxy else None
+        """A setting from a cost model and a resolved threshold (preset and proxy seed are kept only for proxy
+        methods)."""
+        preset, proxy_seed = _proxy_fields(method, preset, proxy_seed)
         return cls(
             cost_model.space, cost_model.dataset, cost_model.device, cost_model.metric, threshold.value,
-            threshold.source, threshold.quantile, method, preset, int(seed), cost_model.cost_dataset,
+            threshold.source, threshold.quantile, method, preset, int(seed), cost_model.cost_dataset, proxy_seed,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return dataclasses.asdict(self)
+        return _setting_json(dataclasses.asdict(self))
+
+
+def _proxy_fields(method: str, preset: str | None, proxy_seed: int | None) -> tuple[str | None, int | None]:
+    if not get_method(method).uses_proxy:
+        return None, None
+    return preset, None if proxy_seed is None else int(proxy_seed)
+
+
+def _setting_json(setting: dict[str, Any]) -> dict[str, Any]:
+    # Left out when None, so that the record and config hash of a run without a proxy are what they were before
+    # proxy replicates existed.
+    if setting["proxy_seed"] is None:
+        del setting["proxy_seed"]
+    return setting
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,7 @@ class MultiSetting:
     preset: str | None
     seed: int
     cost_dataset: str
+    proxy_seed: int | None = None
 
     def __post_init__(self) -> None:
         if not get_method(self.method).multi_threshold:
@@ -135,23 +154,24 @@ class MultiSetting:
 
     @classmethod
     def from_cost(
-        cls, cost_model: CostModel, thresholds: Sequence[Threshold], method: str, preset: str | None, seed: int
+        cls, cost_model: CostModel, thresholds: Sequence[Threshold], method: str, preset: str | None, seed: int,
+        proxy_seed: int | None = None,
     ) -> "MultiSetting":
         """A setting from a cost model and resolved thresholds, all values or all quantiles."""
         sources = sorted({t.source for t in thresholds})
         if len(sources) > 1:
             raise InputError("give every threshold as a value or every one as a quantile, not a mix")
-        preset = preset if get_method(method).uses_proxy else None
+        preset, proxy_seed = _proxy_fields(method, preset, proxy_seed)
         quantiles = tuple(float(t.quantile) for t in thresholds) if sources == ["quantile"] else None
         return cls(
             cost_model.space, cost_model.dataset, cost_model.device, cost_model.metric,
             tuple(t.value for t in thresholds), sources[0] if sources else "value", quantiles, method, preset,
-            int(seed), cost_model.cost_dataset,
+            int(seed), cost_model.cost_dataset, proxy_seed,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return jsonable(dataclasses.asdict(self))
+        return jsonable(_setting_json(dataclasses.asdict(self)))
 
 
 def config_hash(setting: "Setting | MultiSetting", config: GAConfig) -> str:
@@ -208,6 +228,13 @@ def _evaluator_info(evaluator: Any) -> dict[str, Any] | None:
     return info
 
 
+def _check_proxy_seed(setting: "Setting | MultiSetting", evaluator: Any) -> None:
+    """Refuse a setting that names another draw of the proxy than the evaluator's: analysis groups runs by it."""
+    seed = getattr(getattr(evaluator, "preset", None), "seed", None)
+    if setting.proxy_seed is not None and seed is not None and seed != setting.proxy_seed:
+        raise InputError(f"the setting's proxy seed is {setting.proxy_seed}, the evaluator's preset has seed {seed}")
+
+
 def _provenance(evaluator: Any) -> dict[str, Any]:
     """Where the scores were computed, for the timing sidecar: a float64 score is the same anywhere, so the
     deterministic record must not name the machine."""
@@ -246,6 +273,7 @@ def run_search(
         space = evaluator.space if isinstance(evaluator.space, str) else evaluator.space.name
         if space != setting.space:
             raise InputError(f"the evaluator scores {space!r}, the setting searches {setting.space!r}")
+        _check_proxy_seed(setting, evaluator)
     started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = (time.perf_counter(), time.process_time())
     outcome: SearchOutcome = method.run_function()(
@@ -349,6 +377,7 @@ def run_multi_search(
     space = evaluator.space if isinstance(evaluator.space, str) else evaluator.space.name
     if space != setting.space:
         raise InputError(f"the evaluator scores {space!r}, the setting searches {setting.space!r}")
+    _check_proxy_seed(setting, evaluator)
     started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = (time.perf_counter(), time.process_time())
     outcome: MultiOutcome = method.run_function()(

@@ -12,7 +12,8 @@ Importing this package does not import torch (the Snakefile imports it at parse 
 """
 
 from hwevrsnas.workflow.arguments import (
-    batch_file, check_args, full_fidelity_targets, ga_settings, preset_identity, score_build_args, score_proxies, score_shards, score_table, search_args,
+    batch_file, batch_seed, check_args, full_fidelity_targets, ga_settings, preset_identity, preset_of, proxy_seed,
+    proxy_seeds, score_build_args, score_proxies, score_shards, score_table, score_table_seeds, search_args,
     search_command_args, search_inputs, uses_score_table,
 )  # fmt: skip
 from hwevrsnas.workflow.checks import (

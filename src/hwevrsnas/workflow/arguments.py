@@ -2,6 +2,10 @@
 
 A leaf's command line holds only the GA knobs its method reads (search.methods), so a changed knob
 reruns exactly the leaves it concerns (Snakemake reruns a job whose params changed).
+
+Proxy replicates are paired with search seeds: the leaf of search seed k reads the proxy's draw k (the preset
+with seed k: its own proxy batch, initialisations and score table), so that the spread over seeds includes the
+proxy's own noise instead of every seed sharing one draw of it.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 import shlex
 from typing import Any, Mapping
 
+from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.search.config import DEFAULTS, KNOBS, coerce
 from hwevrsnas.search.methods import get_method
 from hwevrsnas.workflow.grid import ALL_THRESHOLDS, Leaf, slice_of, slice_threshold_args, threshold_cli_args
 from hwevrsnas.workflow.grid import expand_grid
 from hwevrsnas.workflow.layout import (
-    BATCH_DIR, CACHE_DIR, FULL_FIDELITY_DIR, FULL_FIDELITY_FILES, SCORE_SHARD, SCORE_TABLE, SOURCES_DIR, SOURCES_STAMP, TABLE_FILES, TABLES_DIR,
+    BATCH_DIR, CACHE_DIR, FULL_FIDELITY_DIR, FULL_FIDELITY_FILES, PROXY_SEED_PLACEHOLDER, SCORE_SHARD, SCORE_TABLE,
+    SOURCES_DIR, SOURCES_STAMP, TABLE_FILES, TABLES_DIR,
 )  # fmt: skip
 
 
@@ -32,9 +38,34 @@ def ga_settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
     return {name: None if value is None else coerce(KNOBS[name], value) for name, value in knobs.items()}
 
 
-def batch_file(config: Mapping[str, Any]) -> str:
-    """The proxy batch file of the config's preset."""
-    return f"{BATCH_DIR}/{get_preset(config['proxy']['preset']).batch_file_name}"
+def proxy_seed(leaf: Leaf) -> int:
+    """The proxy replicate a leaf reads: its search seed (module docstring)."""
+    return leaf.seed
+
+
+def proxy_seeds(config: Mapping[str, Any]) -> list[int]:
+    """The proxy replicates the grid's proxy leaves read, in order."""
+    return sorted({proxy_seed(leaf) for leaf in expand_grid(config) if get_method(leaf.method).uses_proxy})
+
+
+def preset_of(config: Mapping[str, Any], seed: int) -> Any:
+    """The config's preset at one proxy replicate."""
+    return get_preset(config["proxy"]["preset"], seed=seed)
+
+
+def batch_file(config: Mapping[str, Any], seed: int) -> str:
+    """The proxy batch file of the config's preset at one proxy replicate."""
+    return f"{BATCH_DIR}/{preset_of(config, seed).batch_file_name}"
+
+
+def batch_seed(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> int:
+    """The proxy replicate whose batch a proxy_batch job builds, found by its file name among the grid's."""
+    name = f"batch-{wildcards['reference']}-{wildcards['digest']}.pt"
+    for seed in proxy_seeds(config):
+        if preset_of(config, seed).batch_file_name == name:
+            return seed
+    raise InputError(f"{BATCH_DIR}/{name} is the proxy batch of no proxy seed of this config "
+                     f"(preset {config['proxy']['preset']!r}, proxy seeds {proxy_seeds(config)})")  # fmt: skip
 
 
 def uses_score_table(config: Mapping[str, Any], space: str, method: str) -> bool:
@@ -43,23 +74,32 @@ def uses_score_table(config: Mapping[str, Any], space: str, method: str) -> bool
     return bool(wanted) and space == "nb201" and get_method(method).uses_proxy
 
 
-def score_table(config: Mapping[str, Any]) -> str:
-    """The score table the leaves read: the one the config names (served as it is), else the merged build."""
-    return config["scores"].get("table") or SCORE_TABLE.format(preset=config["proxy"]["preset"])
+def score_table(config: Mapping[str, Any], seed: int) -> str:
+    """The score table of one proxy replicate: the one the config names (served as it is, its `{proxy_seed}`
+    replaced), else the merged build."""
+    named = config["scores"].get("table")
+    if named:
+        return named.replace(PROXY_SEED_PLACEHOLDER, str(seed))
+    return SCORE_TABLE.format(preset=config["proxy"]["preset"], proxy_seed=seed)
+
+
+def score_table_seeds(config: Mapping[str, Any]) -> list[int]:
+    """The proxy replicates whose score table some leaf reads."""
+    leaves = [leaf for leaf in expand_grid(config) if uses_score_table(config, leaf.space, leaf.method)]
+    return sorted({proxy_seed(leaf) for leaf in leaves})
 
 
 def full_fidelity_targets(config: Mapping[str, Any]) -> list[str]:
-    """The full-space fidelity files of the score table (none when no leaf reads one)."""
-    if not any(uses_score_table(config, leaf.space, leaf.method) for leaf in expand_grid(config)):
-        return []
-    folder = FULL_FIDELITY_DIR.format(preset=config["proxy"]["preset"])
-    return [f"{folder}/{name}" for name in FULL_FIDELITY_FILES]
+    """The full-space fidelity files of each score table a leaf reads."""
+    folders = [FULL_FIDELITY_DIR.format(preset=config["proxy"]["preset"], proxy_seed=j) for j in score_table_seeds(config)]
+    return [f"{folder}/{name}" for folder in folders for name in FULL_FIDELITY_FILES]
 
 
-def score_shards(config: Mapping[str, Any]) -> list[str]:
-    """The shard files of the score table."""
+def score_shards(config: Mapping[str, Any], seed: int) -> list[str]:
+    """The shard files of one proxy replicate's score table."""
     n = int(config["scores"]["shards"])
-    return [SCORE_SHARD.format(preset=config["proxy"]["preset"], shard=i, shards=n) for i in range(1, n + 1)]
+    preset = config["proxy"]["preset"]
+    return [SCORE_SHARD.format(preset=preset, proxy_seed=seed, shard=i, shards=n) for i in range(1, n + 1)]
 
 
 def score_proxies(config: Mapping[str, Any]) -> list[str]:
@@ -70,10 +110,11 @@ def score_proxies(config: Mapping[str, Any]) -> list[str]:
     return sorted({scored for name in names for scored in get_proxy(name).scored})
 
 
-def score_build_args(config: Mapping[str, Any], shard: int, shards: int) -> list[str]:
-    """The `hwevrsnas scores build` arguments of one shard, except --out and --workers (the rule adds those)."""
+def score_build_args(config: Mapping[str, Any], seed: int, shard: int, shards: int) -> list[str]:
+    """The `hwevrsnas scores build` arguments of one shard of a proxy replicate's table, except --out and --workers
+    (the rule adds those)."""
     proxy = config["proxy"]
-    args = ["--space", "nb201", "--preset", proxy["preset"], "--shard", f"{shard}/{shards}"]
+    args = ["--space", "nb201", "--preset", proxy["preset"], "--proxy-seed", str(seed), "--shard", f"{shard}/{shards}"]
     for name in score_proxies(config):
         args += ["--proxy", name]
     args += ["--device", proxy["accelerator"], "--batch-size", str(config["scores"]["batch_size"])]
@@ -93,7 +134,7 @@ def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list
     args += ["--method", leaf.method, "--seed", str(leaf.seed)]
     if method.uses_proxy:
         proxy = config["proxy"]
-        args += ["--preset", proxy["preset"], "--accelerator", proxy["accelerator"]]
+        args += ["--preset", proxy["preset"], "--proxy-seed", str(proxy_seed(leaf)), "--accelerator", proxy["accelerator"]]
     for name, value in ga_settings(config, leaf.method).items():
         if value is None or name not in method.knobs:
             continue
@@ -102,7 +143,7 @@ def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list
     if method.uses_proxy:
         args += ["--sources", SOURCES_DIR, "--cache", CACHE_DIR, "--batch-dir", BATCH_DIR]
     if uses_score_table(config, leaf.space, leaf.method):
-        args += ["--scores", score_table(config)]
+        args += ["--scores", score_table(config, proxy_seed(leaf))]
     return args
 
 
@@ -120,20 +161,23 @@ def search_command_args(config: Mapping[str, Any], wildcards: Mapping[str, Any])
 
 def search_inputs(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> dict[str, str]:
     """What a leaf reads: its space's table, and for proxy methods the proxy batch and the sources."""
-    inputs = {"table": TABLE_FILES[wildcards["space"]]}
-    if get_method(wildcards["method"]).uses_proxy:
-        inputs["batch"] = batch_file(config)
+    leaf = Leaf.from_wildcards(wildcards)
+    inputs = {"table": TABLE_FILES[leaf.space]}
+    if get_method(leaf.method).uses_proxy:
+        inputs["batch"] = batch_file(config, proxy_seed(leaf))
         inputs["sources"] = SOURCES_STAMP
-    if uses_score_table(config, wildcards["space"], wildcards["method"]):
-        inputs["scores"] = score_table(config)
+    if uses_score_table(config, leaf.space, leaf.method):
+        inputs["scores"] = score_table(config, proxy_seed(leaf))
     return inputs
 
 
-def preset_identity(config: Mapping[str, Any], method: str) -> str:
-    """The proxy preset's knob digest for methods that use it, '' otherwise (a rule param: a changed preset reruns)."""
-    if not get_method(method).uses_proxy:
+def preset_identity(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> str:
+    """The knob digest of a leaf's preset (at its proxy replicate) for methods that use it, '' otherwise (a rule
+    param: a changed preset reruns)."""
+    leaf = Leaf.from_wildcards(wildcards)
+    if not get_method(leaf.method).uses_proxy:
         return ""
-    return get_preset(config["proxy"]["preset"]).digest
+    return preset_of(config, proxy_seed(leaf)).digest
 
 
 def check_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> str:

@@ -23,9 +23,9 @@ from hwevrsnas.search.methods import METHODS
 from hwevrsnas.spaces import SPACES, get_space
 from hwevrsnas.tables.fbnet import DATASET as FBNET_DATASET
 from hwevrsnas.tables.fbnet import DEVICES as FBNET_DEVICES
-from hwevrsnas.workflow.arguments import ga_settings
+from hwevrsnas.workflow.arguments import ga_settings, preset_of, score_table, score_table_seeds
 from hwevrsnas.workflow.grid import entry_methods, slices, threshold_labels
-from hwevrsnas.workflow.layout import SLICE, TABLE_FILES
+from hwevrsnas.workflow.layout import PROXY_SEED_PLACEHOLDER, SLICE, TABLE_FILES
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,6 @@ def check_config(config: dict[str, Any]) -> None:
     preset = config["proxy"]["preset"]
     if preset not in PRESETS:
         bad("proxy.preset", f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
-    if config["scores"].get("table") and preset in PRESETS:
-        problem = served_table_problem(config["scores"]["table"], PRESETS[preset])
-        if problem:
-            bad("scores.table", problem)
     search = config["search"]
     for method in search["overrides"]:
         if method not in METHODS:
@@ -171,14 +167,30 @@ def check_config(config: dict[str, Any]) -> None:
         for j, v in enumerate(thresholds.get("values") or ()):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 bad(f"{at}.thresholds.values[{j}]", f"threshold {v!r} must be a finite positive cost")
+    if not errors and config["scores"].get("table"):  # which proxy seeds read it: the grid must be valid first
+        errors += [f"config key scores.table: {problem}" for problem in served_table_problems(config)]
     if not errors:
         errors += threshold_errors(config)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
 
 
+def served_table_problems(config: Mapping[str, Any]) -> list[str]:
+    """Why `scores.table` cannot serve every proxy replicate whose leaves read it (none: it can).
+
+    A path with `{proxy_seed}` names one table per replicate; a path without it names one table, which can serve
+    a single replicate only."""
+    path, seeds = config["scores"]["table"], score_table_seeds(config)
+    if PROXY_SEED_PLACEHOLDER not in path and len(seeds) > 1:
+        return [f"{path} is one table, but the leaves reading it use proxy seeds {', '.join(map(str, seeds))} (search "
+                f"seed k reads proxy seed k): put {PROXY_SEED_PLACEHOLDER} in the path to name each seed's table, or "
+                "set scores.table: null to build them"]  # fmt: skip
+    problems = (served_table_problem(score_table(config, j), preset_of(config, j)) for j in seeds)
+    return [problem for problem in problems if problem]
+
+
 def served_table_problem(path: str, preset: Any) -> str | None:
-    """Why a score table cannot serve the config's preset (missing, damaged, incomplete, another preset), or None."""
+    """Why a score table cannot serve a preset (missing, damaged, incomplete, another preset or proxy seed), or None."""
     from hwevrsnas.scores import ScoreTable
 
     try:
@@ -187,9 +199,9 @@ def served_table_problem(path: str, preset: Any) -> str | None:
         return str(err)
     digests = {c.identity.get("preset") for c in table.proxies.values() if c.identity.get("kind") == "rsnas"}
     if preset.digest not in digests:
-        return (f"{path} holds no representation-similarity scores of preset {preset.name!r} (digest {preset.digest}; "
-                f"it holds {', '.join(sorted(map(str, digests))) or 'none'}): name a table of that preset, or set "
-                "scores.table: null to build one")  # fmt: skip
+        return (f"{path} holds no representation-similarity scores of preset {preset.name!r} at proxy seed "
+                f"{preset.seed} (digest {preset.digest}; it holds {', '.join(sorted(map(str, digests))) or 'none'}): "
+                "name a table of that preset and seed, or set scores.table: null to build one")  # fmt: skip
     if not table.complete:
         return f"{path} holds {table.rows} classes, not every class of the space: it cannot serve a search"
     return None

@@ -2,11 +2,11 @@
 
     resources/sources/VERIFIED.tsv                 fetch: every pinned source, verified (a stamp)
     resources/tables/{nb201,fbnet}.h5              tables (sealed: integrity.verify_h5)
-    resources/proxy/batch-<ref>-<digest>.pt        proxy_batch: a preset's batch (named by its batch knobs)
+    resources/proxy/batch-<ref>-<digest>.pt        proxy_batch: a preset's batch (named by its batch knobs, seed included)
     resources/cache/                               the shared proxy-score cache (not a declared output)
-    resources/scores/{preset}/shard-I-of-N.h5      score_shard: one shard of the score table
-    resources/scores/nb201-{preset}.h5             scores: the merged score table (scores.enabled)
-    results/fidelity_full/{preset}/                fidelity_full: every proxy of that table over all classes
+    resources/scores/{preset}-p{proxy_seed}/shard-I-of-N.h5   score_shard: one shard of a score table
+    resources/scores/nb201-{preset}-p{proxy_seed}.h5          scores: a merged score table (scores.enabled)
+    results/fidelity_full/{preset}-p{proxy_seed}/             fidelity_full: every proxy of that table over all classes
     results/thresholds/{slice}.json                thresholds: configured labels -> values, checked
     results/runs/{leaf}.json (+ .timing.json)      search: one result per grid point
     results/checks/{leaf}.json                     evaluate: the result re-checked against the table
@@ -16,7 +16,8 @@
 
 with `{slice}` = `{space}_{dataset}_{device}_{metric}` and
 `{leaf}` = `{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}`, where `{threshold}` is
-`all` for a multi-threshold method (one run answers every threshold of its slice).
+`all` for a multi-threshold method (one run answers every threshold of its slice), and `{proxy_seed}` the
+proxy's replicate (the preset's seed; workflow.arguments pairs it with the search seed).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from hwevrsnas.search.costs import COST_METRICS
 SOURCES_STAMP = f"{SOURCES_DIR}/VERIFIED.tsv"
 TABLE_FILES = {"nb201": f"{TABLES_DIR}/nb201.h5", "fbnet": f"{TABLES_DIR}/fbnet.h5"}
 BATCH = BATCH_DIR + "/batch-{reference}-{digest}.pt"
-SCORE_SHARD = SCORES_DIR + "/{preset}/shard-{shard}-of-{shards}.h5"
-SCORE_TABLE = SCORES_DIR + "/nb201-{preset}.h5"
-FULL_FIDELITY_DIR = "results/fidelity_full/{preset}"
+SCORE_SHARD = SCORES_DIR + "/{preset}-p{proxy_seed}/shard-{shard}-of-{shards}.h5"
+SCORE_TABLE = SCORES_DIR + "/nb201-{preset}-p{proxy_seed}.h5"
+# In `scores.table`: replaced by each replicate's proxy seed, so that a published set of tables serves every seed.
+PROXY_SEED_PLACEHOLDER = "{proxy_seed}"
+FULL_FIDELITY_DIR = "results/fidelity_full/{preset}-p{proxy_seed}"
 FULL_FIDELITY_FILES = ("fidelity.csv", "fidelity.md", "proxy_oracle.csv")
 
 SLICE = "{space}_{dataset}_{device}_{metric}"
@@ -60,6 +63,7 @@ WILDCARD_CONSTRAINTS = {
     "threshold": r"all|[qv][0-9][0-9.e+-]*",  # all: a multi-threshold method's one run for every threshold
     "method": r"[a-z0-9][a-z0-9-]*",
     "seed": r"[0-9]+",
+    "proxy_seed": r"[0-9]+",
     "preset": r"[A-Za-z0-9_-]+",
     "reference": r"[a-z0-9]+",
     "digest": r"[0-9a-f]+",

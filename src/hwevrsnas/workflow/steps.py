@@ -89,15 +89,17 @@ def fetch_sources(dest: str | Path, stamp: str | Path, config_mirror: str | None
     return Path(stamp)
 
 
-def build_proxy_batch(preset_name: str, sources: str | Path, out: str | Path) -> Path:
-    """Build a preset's proxy batch from the sources into `out` (never reading an existing, possibly damaged, file)."""
+def build_proxy_batch(preset_name: str, sources: str | Path, out: str | Path, seed: int) -> Path:
+    """Build the proxy batch of a preset at a proxy seed from the sources into `out` (never reading an existing,
+    possibly damaged, file)."""
     from hwevrsnas.proxy.batch import ProxyBatch, make_proxy_batch
     from hwevrsnas.proxy.presets import get_preset
 
-    preset = get_preset(preset_name)
+    preset = get_preset(preset_name, seed=seed)
     batch = make_proxy_batch(preset, Path(sources))
     batch.save(Path(out))
-    log.info("proxy batch of preset %s: %s (checksum %s)", preset.name, out, ProxyBatch.load(Path(out)).checksum)
+    log.info("proxy batch of preset %s, proxy seed %d: %s (checksum %s)", preset.name, seed, out,
+             ProxyBatch.load(Path(out)).checksum)  # fmt: skip
     return Path(out)
 
 
