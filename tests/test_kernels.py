@@ -88,3 +88,17 @@ def test_a_result_of_record_is_rounded_once_and_for_all() -> None:
     assert (recorded.score, recorded.raw, recorded.loss) == (0.123456789, 0.123456789, 2.0)
     assert recorded.cka[0] == 0.5 and np.isnan(recorded.cka[1]) and recorded.seconds == 1.25
     assert of_record(recorded, 10) == recorded and computed.score == 0.123456789012345  # idempotent, no mutation
+
+
+def test_a_reproduction_fails_on_a_differing_identity_or_row_and_says_which() -> None:
+    from hwevrsnas.reproduction import Reproduction, report_lines, tolerance
+
+    assert tolerance(get_preset("quick")) == FLOAT64_TOLERANCE and tolerance(get_preset("paper")) == 0.0
+    common = dict(table="t.h5", proxy="rsnas", preset="quick-float32", dtype="float32", kernels="lower", sample=2, seed=0,
+                  tolerance=0.0, largest_difference=0.03, median_difference=0.015, kendall_tau=1.0)  # fmt: skip
+    row = {"arch": ARCHS[0], "stored": 0.9, "recomputed": 0.93, "difference": 0.03}
+    failed = Reproduction(**common, identity_differs=["batch", "platform"], differing_rows=[row])
+    lines = report_lines(failed)
+    assert not failed.passed and lines[-1] == "NOT reproduced" and "differs in: batch, platform" in lines[1]
+    assert ARCHS[0] in lines[2] and failed.to_json()["passed"] is False
+    assert Reproduction(**common).passed and report_lines(Reproduction(**common))[-1] == "reproduced"

@@ -185,3 +185,12 @@ def test_the_anytime_table_counts_settings_and_resamples_slices() -> None:
     assert row["regret_lo"] == pytest.approx(0.0, abs=0.02) and row["regret_hi"] == pytest.approx(1.0, abs=0.02)
     notes = " ".join(anytime_table(df).attrs["notes"])
     assert "Unit: the setting" in notes and "cluster-bootstrap 95 % interval" in notes
+
+
+def test_a_seeds_runs_over_crossed_proxy_seeds_are_averaged_before_pairing() -> None:
+    from hwevrsnas.analysis.statistics import paired_frame
+
+    base = answers("oracle", lambda s, t, k: 0.0)
+    crossed = pd.concat([answers("hw-evrsnas", lambda s, t, k, j=j: 1.0 + j).assign(proxy_seed=j) for j in range(3)])
+    pairs = paired_frame(pd.concat([base, crossed]), "hw-evrsnas", "oracle")
+    assert len(pairs) == len(base) and (pairs["diff"] == 2.0).all()

@@ -71,6 +71,8 @@ def job_total(text: str) -> int:
 def expected_jobs(config: dict) -> int:
     """Grid product plus fixed jobs, computed from the config here (independently of hwevrsnas.workflow)."""
     leaves, slices, proxy, nb201_proxy = set(), set(), False, False
+    crossed = config["proxy"].get("pairing") == "crossed"
+    proxy_seeds = (config["proxy"].get("seeds") or config["seeds"]) if crossed else config["seeds"]
     for entry in config["grid"]:
         th = entry.get("thresholds") or {}
         labels = {("q", float(q)) for q in th.get("quantiles", [])} | {("v", float(v)) for v in th.get("values", [])}
@@ -82,12 +84,13 @@ def expected_jobs(config: dict) -> int:
             for method in methods:
                 for label in [("all",)] if method.startswith("mo-") else labels:  # one run for every threshold
                     for seed in config["seeds"]:
-                        leaves.add((entry["space"], entry["dataset"], device, entry["metric"], label, method, seed))
-    # all fetch tables aggregate, and a proxy batch per seed (search seed k reads proxy seed k)
-    fixed = 4 + len(config["seeds"]) * int(proxy) + int(bool(config.get("fidelity_study", {}).get("enabled")))
+                        for j in proxy_seeds if crossed and method not in ("rea-valid12", "oracle") else [None]:
+                            leaves.add((entry["space"], entry["dataset"], device, entry["metric"], label, method, seed, j))
+    # all fetch tables aggregate, and a proxy batch per proxy seed (matched: search seed k reads proxy seed k)
+    fixed = 4 + len(proxy_seeds) * int(proxy) + int(bool(config.get("fidelity_study", {}).get("enabled")))
     scores = config.get("scores", {})
-    if scores.get("enabled") and nb201_proxy:  # per seed: its shards, their merge and the table's fidelity
-        fixed += (scores.get("shards", 8) + 2) * len(config["seeds"])
+    if scores.get("enabled") and nb201_proxy:  # per proxy seed: its shards, their merge and the table's fidelity
+        fixed += (scores.get("shards", 8) + 2) * len(proxy_seeds)
     return 2 * len(leaves) + 2 * len(slices) + fixed  # search + evaluate per leaf, thresholds + slice per slice
 
 
@@ -256,6 +259,8 @@ def test_schema_defaults_are_the_search_config_defaults():
     [
         ({"seedz": [0]}, r"seedz"),
         ({"search": {"populaton": 3}}, r"populaton"),
+        ({"proxy": {"pairing": "crossed", "seeds": [0, -1]}}, r"-1"),
+        ({"proxy": {"pairing": "shuffled"}}, r"shuffled"),
         ({"grid": [{"devices": ["fpga"], "thresholds": {"values": [-1.0]}}]}, r"-1\.0"),
         ({"grid": [{"devices": ["fpga"], "thresholds": {"quantiles": [1.5]}}]}, r"1\.5"),
     ],
@@ -273,6 +278,7 @@ def test_schema_names_the_key(change, message):
         ({"grid": [{"space": "fbnet", "dataset": "cifar100", "devices": ["fpga"]}]}, r"grid\[0\]\.methods.*oracle"),
         ({"methods": ["hw-evrsnas", "evrsnas"]}, r"methods\[1\].*'evrsnas'"),
         ({"proxy": {"preset": "fast"}}, r"proxy\.preset.*'fast'"),
+        ({"seeds": [0, 1], "proxy": {"seeds": [0, 2]}}, r"proxy\.seeds: \[0, 2\] .*proxy\.pairing: crossed"),
         ({"search": {"elites": 20}}, r"search\.elites"),
     ],
 )
@@ -553,6 +559,39 @@ def test_a_score_table_is_built_in_shards_and_read_by_the_proxy_leaves(tmp_path)
     assert W.full_fidelity_targets({**config, "methods": ["oracle"]}) == []
 
 
+def crossed_config(seeds: list[int], proxy_seeds: list[int] | None) -> dict:
+    """The `.test` config (raw: no defaults) with `proxy.pairing: crossed`."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["seeds"] = seeds
+    config["proxy"] = {**config["proxy"], "pairing": "crossed", "seeds": proxy_seeds}
+    return config
+
+
+def test_crossed_pairing_runs_every_proxy_leaf_for_every_proxy_seed():
+    config = with_defaults(crossed_config([0, 1], [0, 1, 2]))
+    W.check_config(config)
+    leaves = W.expand_grid(config)
+    for method in ("hw-evrsnas", "random"):
+        pairs = sorted((leaf.seed, leaf.proxy_seed) for leaf in leaves if leaf.method == method)
+        assert pairs == [(k, j) for k in (0, 1) for j in (0, 1, 2)]
+    assert sorted((leaf.seed, leaf.proxy_seed) for leaf in leaves if leaf.method == "oracle") == [(0, None), (1, None)]
+    crossed = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1, 2)
+    assert crossed in leaves and crossed.path() == "results/runs/nb201/cifar10/fpga_latency/q0.5/hw-evrsnas/seed1-p2.json"
+    for template in (W.RUN, W.TIMING, W.CHECK, W.SEARCH_LOG, W.SEARCH_BENCHMARK):
+        assert W.Leaf.from_path(crossed.path(template), template) == crossed
+    matched = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1)
+    assert W.Leaf.from_path(matched.path()) == matched and "crossed" not in matched.wildcards()
+    args = W.search_args(config, crossed.wildcards())
+    assert (args[args.index("--seed") + 1], args[args.index("--proxy-seed") + 1]) == ("1", "2")
+    assert W.search_inputs(config, crossed.wildcards())["batch"] == W.batch_file(config, 2)
+    assert "--seed=1 --proxy-seed=2 " in W.check_args(config, crossed.wildcards())
+    assert "--proxy-seed" not in W.check_args(config, matched.wildcards())
+    assert W.proxy_seeds(config) == [0, 1, 2]
+    # proxy.seeds null: the search seeds; matched proxy seeds equal to the search seeds are accepted.
+    assert {leaf.proxy_seed for leaf in W.expand_grid(with_defaults(crossed_config([3, 4], None)))} == {3, 4, None}
+    W.check_config(with_defaults({"seeds": [0, 1], "proxy": {"seeds": [1, 0]}}))
+
+
 def test_a_multi_threshold_method_gets_every_threshold_of_its_slice():
     config = load(DEFAULT_CONFIG)
     leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "all", "mo-hdnas", 0).wildcards()
@@ -707,6 +746,45 @@ def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
         assert W.search_inputs(config, leaf)["batch"] == batches[seed]
     oracle = next(line for line in text.splitlines() if "--method oracle --seed 1 " in line)
     assert "--proxy-seed" not in oracle and "--scores" not in oracle
+
+
+@pytest.mark.slow
+def test_crossed_pairing_in_the_dry_run(tmp_path):
+    """Crossed: every proxy leaf for every (search seed k, proxy seed j), a batch per proxy seed; matched: as before."""
+    config = crossed_config([0, 1], [0, 1, 2])
+    path = tmp_path / "crossed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "-p", "--cores", "2", "--configfile", path, workdir=tmp_path)
+    text = output(proc)
+    assert proc.returncode == 0, text
+    assert job_total(text) == expected_jobs(with_defaults(copy.deepcopy(config)))
+    config = with_defaults(config)
+    runs = re.findall(r"^\s+output: (results/runs/\S+\.json), ", text, re.M)
+    folder = "results/runs/nb201/cifar10/fpga_latency/q0.5"
+    expected = [f"{folder}/{m}/seed{k}-p{j}.json" for m in ("hw-evrsnas", "random") for k in (0, 1) for j in (0, 1, 2)]
+    assert sorted(runs) == sorted([*expected, f"{folder}/oracle/seed0.json", f"{folder}/oracle/seed1.json"])
+    batches = sorted(W.batch_file(config, j) for j in (0, 1, 2))
+    assert sorted(re.findall(r"^\s+output: (resources/proxy/\S+\.pt)$", text, re.M)) == batches
+    searches = [line for line in text.splitlines() if "hwevrsnas -v search " in line]
+    for method in ("hw-evrsnas", "random"):
+        for k in (0, 1):
+            for j in (0, 1, 2):
+                [command] = [line for line in searches if f"--method {method} --seed {k} --preset tiny --proxy-seed {j} " in line]
+                assert f"/{method}/seed{k}-p{j}.json" in command
+    assert len([line for line in searches if "--method oracle " in line and "--proxy-seed" not in line]) == 2
+    assert len(re.findall(r"hwevrsnas -v check .* --seed=\d --proxy-seed=\d ", text)) == 12
+    # The matched default of the same seeds: one leaf per search seed, named and run as before crossing existed.
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["seeds"] = [0, 1]
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "-p", "--cores", "2", "--configfile", path, workdir=tmp_path)
+    text = output(proc)
+    assert proc.returncode == 0, text
+    runs = re.findall(r"^\s+output: (results/runs/\S+\.json), ", text, re.M)
+    assert sorted(runs) == sorted(f"{folder}/{m}/seed{k}.json" for m in ("hw-evrsnas", "random", "oracle") for k in (0, 1))
+    for k in (0, 1):
+        assert f"--method hw-evrsnas --seed {k} --preset tiny --proxy-seed {k} " in text
+    assert "--proxy-seed=" not in text
 
 
 def test_a_served_table_names_each_replicates_table_or_serves_one_replicate(tmp_path):

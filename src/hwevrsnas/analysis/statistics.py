@@ -8,8 +8,9 @@ of one cost column, and a multi-threshold run answers all of them in one search.
 - `bootstrap_ci` resamples values that are independent, such as the seeds of one setting.
 - `cluster_bootstrap_ci` is for a mean pooled over settings: it resamples slices, then the thresholds
   within each drawn slice, and keeps every seed of a drawn setting.
-- `paired_comparisons` pairs two methods' answers by setting and seed (PAIR_KEYS), averages each
-  setting's differences over its seeds and tests over settings, so n counts settings, never answers.
+- `paired_comparisons` pairs two methods' answers by setting and seed (PAIR_KEYS; a seed's runs over
+  several proxy seeds, crossed, averaged first), averages each setting's differences over its seeds and
+  tests over settings, so n counts settings, never answers.
   A multi-threshold method's answer at a threshold pairs with the other method's answer there. The
   difference is method A minus method B (for regret, negative means A is better).
 
@@ -156,11 +157,17 @@ def wilcoxon_p(differences: Sequence[float] | np.ndarray) -> tuple[float, float]
 
 
 def paired_frame(df: pd.DataFrame, a: str, b: str, metric: str = "regret") -> pd.DataFrame:
-    """The answers of labels a and b paired by setting and seed: PAIR_KEYS, `a`, `b` (metric values), `diff` = a - b."""
+    """The answers of labels a and b paired by setting and seed: PAIR_KEYS, `a`, `b` (metric values), `diff` = a - b.
+
+    A seed's answer is the mean over its proxy seeds: a crossed grid (`proxy.pairing: crossed`) has a run per proxy
+    seed of each (setting, seed) of a proxy method, and one of a method without a proxy."""
     keys = list(PAIR_KEYS)
-    left = df.loc[df["label"] == a, [*keys, metric]].rename(columns={metric: "a"})
-    right = df.loc[df["label"] == b, [*keys, metric]].rename(columns={metric: "b"})
-    pairs = left.merge(right, on=keys, how="inner", validate="one_to_one")
+
+    def answers(label: str, column: str) -> pd.DataFrame:
+        runs = df.loc[df["label"] == label, [*keys, metric]]
+        return runs.groupby(keys, sort=False, dropna=False)[metric].mean().rename(column).reset_index()
+
+    pairs = answers(a, "a").merge(answers(b, "b"), on=keys, how="inner", validate="one_to_one")
     pairs = pairs.dropna(subset=["a", "b"])
     pairs["diff"] = pairs["a"] - pairs["b"]
     return pairs.reset_index(drop=True)

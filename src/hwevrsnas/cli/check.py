@@ -17,6 +17,7 @@ def add_parser(sub: Any) -> None:
     for key in ("space", "dataset", "device", "metric", "method"):
         p.add_argument(f"--{key}", required=True, help=f"the expected {key}")
     p.add_argument("--seed", type=int, required=True, help="the expected seed")
+    p.add_argument("--proxy-seed", type=int, help="the expected proxy seed (default: not checked)")
     limit = p.add_mutually_exclusive_group(required=True)
     limit.add_argument("--threshold", type=float, action="append", help="an absolute threshold the run was given")
     limit.add_argument("--quantile", type=float, help="the quantile the run was given")
@@ -32,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from hwevrsnas.search.verify import check_result
 
     expected = {key: getattr(args, key) for key in ("space", "dataset", "device", "metric", "method", "seed")}
+    if args.proxy_seed is not None:
+        expected["proxy_seed"] = args.proxy_seed
     if args.quantiles:
         thresholds = [("quantile", float(q)) for q in args.quantiles.split(",")]
     elif args.quantile is not None:

@@ -83,8 +83,9 @@ def check_result(
 ) -> dict[str, Any]:
     """Check one result file; return the checks (CheckFailed when one fails).
 
-    `expected` holds the setting's space, dataset, device, metric, method and seed; `thresholds` are the
-    ("quantile" or "value", number) pairs the run was asked for (one for a single-threshold run).
+    `expected` holds the setting's space, dataset, device, metric, method and seed (and proxy_seed, when the
+    caller knows which replicate the run must have read); `thresholds` are the ("quantile" or "value", number)
+    pairs the run was asked for (one for a single-threshold run).
     """
     record = load_result(run_path)
     setting = record["setting"]
@@ -96,6 +97,9 @@ def check_result(
 
     for key in ("space", "dataset", "device", "metric", "method", "seed"):
         check(f"setting.{key}", expected[key], setting[key], expected[key] == setting[key])
+    if "proxy_seed" in expected:
+        actual = setting.get("proxy_seed")
+        check("setting.proxy_seed", expected["proxy_seed"], actual, expected["proxy_seed"] == actual)
     space, dataset = expected["space"], expected["dataset"]
     model = CostModel.open(space, tables_dir, dataset, expected["device"], expected["metric"], setting.get("cost_dataset") or None)
     kinds = {kind for kind, _ in thresholds}

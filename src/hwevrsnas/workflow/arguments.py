@@ -5,7 +5,9 @@ reruns exactly the leaves it concerns (Snakemake reruns a job whose params chang
 
 Proxy replicates are paired with search seeds: the leaf of search seed k reads the proxy's draw k (the preset
 with seed k: its own proxy batch, initialisations and score table), so that the spread over seeds includes the
-proxy's own noise instead of every seed sharing one draw of it.
+proxy's own noise instead of every seed sharing one draw of it. `proxy.pairing: crossed` separates the two
+sources of noise instead: each proxy leaf of search seed k runs once per proxy seed j of `proxy.seeds`
+(grid.crossed_proxy_seeds), the search's own randomness then still following k.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def ga_settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
 
 
 def proxy_seed(leaf: Leaf) -> int:
-    """The proxy replicate a leaf reads: its search seed (module docstring)."""
-    return leaf.seed
+    """The proxy replicate a leaf reads: the one it is crossed with, else its search seed (module docstring)."""
+    return leaf.seed if leaf.proxy_seed is None else leaf.proxy_seed
 
 
 def proxy_seeds(config: Mapping[str, Any]) -> list[int]:
@@ -184,4 +186,6 @@ def check_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> str:
     """The `hwevrsnas check` arguments of a leaf (its expected setting and thresholds), quoted for a shell."""
     leaf = Leaf.from_wildcards(wildcards)
     args = [f"--{key}={getattr(leaf, key)}" for key in ("space", "dataset", "device", "metric", "method", "seed")]
+    if leaf.proxy_seed is not None:  # a crossed leaf's path names its replicate: the check holds the run to it
+        args.append(f"--proxy-seed={leaf.proxy_seed}")
     return shlex.join([*args, *leaf_threshold_args(config, leaf), "--label", leaf.threshold, "--tables", TABLES_DIR])

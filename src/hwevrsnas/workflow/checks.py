@@ -98,6 +98,12 @@ def check_config(config: dict[str, Any]) -> None:
     preset = config["proxy"]["preset"]
     if preset not in PRESETS:
         bad("proxy.preset", f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    proxy_seeds = config["proxy"]["seeds"]
+    matched = config["proxy"]["pairing"] == "matched"
+    if matched and proxy_seeds is not None and sorted(proxy_seeds) != sorted(config["seeds"]):
+        bad("proxy.seeds", f"{proxy_seeds} differ from the search seeds {config['seeds']}, but proxy.pairing: matched "
+                           "has search seed k read proxy seed k: set proxy.pairing: crossed to run every proxy leaf "
+                           "for each of them, or proxy.seeds: null")  # fmt: skip
     search = config["search"]
     for method in search["overrides"]:
         if method not in METHODS:
@@ -182,9 +188,9 @@ def served_table_problems(config: Mapping[str, Any]) -> list[str]:
     a single replicate only."""
     path, seeds = config["scores"]["table"], score_table_seeds(config)
     if PROXY_SEED_PLACEHOLDER not in path and len(seeds) > 1:
-        return [f"{path} is one table, but the leaves reading it use proxy seeds {', '.join(map(str, seeds))} (search "
-                f"seed k reads proxy seed k): put {PROXY_SEED_PLACEHOLDER} in the path to name each seed's table, or "
-                "set scores.table: null to build them"]  # fmt: skip
+        return [f"{path} is one table, but the leaves reading it use proxy seeds {', '.join(map(str, seeds))} "
+                f"(proxy.pairing: {config['proxy']['pairing']}): put {PROXY_SEED_PLACEHOLDER} in the path to name "
+                "each seed's table, or set scores.table: null to build them"]  # fmt: skip
     problems = (served_table_problem(score_table(config, j), preset_of(config, j)) for j in seeds)
     return [problem for problem in problems if problem]
 

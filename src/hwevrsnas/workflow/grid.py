@@ -115,14 +115,17 @@ class Leaf:
     threshold: str
     method: str
     seed: int
+    proxy_seed: int | None = None  # set by `proxy.pairing: crossed` only; None reads the search seed's replicate
 
     def wildcards(self) -> dict[str, str]:
-        """The leaf's wildcard values (strings)."""
-        return {key: str(getattr(self, key)) for key in LEAF_KEYS}
+        """The leaf's wildcard values (strings); `crossed` only for a crossed leaf, so that a matched leaf's are
+        those it had before crossing existed (Snakemake gives every leaf rule an empty `crossed`)."""
+        values = {key: str(getattr(self, key)) for key in LEAF_KEYS if key != "crossed"}
+        return values if self.proxy_seed is None else {**values, "crossed": f"-p{self.proxy_seed}"}
 
     def path(self, template: str = RUN) -> str:
         """The leaf's file under a template (RUN, TIMING, CHECK, or a benchmark/log pattern)."""
-        return template.format(**self.wildcards())
+        return template.format(**{"crossed": "", **self.wildcards()})
 
     @property
     def slice_name(self) -> str:
@@ -132,9 +135,10 @@ class Leaf:
     @classmethod
     def from_wildcards(cls, wildcards: Mapping[str, Any]) -> "Leaf":
         """A leaf from Snakemake wildcards (or any mapping with the leaf keys)."""
-        values = {key: wildcards[key] for key in LEAF_KEYS}
+        values: dict[str, Any] = {key: wildcards[key] for key in LEAF_KEYS if key != "crossed"}
         values["seed"] = int(values["seed"])
-        return cls(**values)
+        crossed = wildcards.get("crossed", "")
+        return cls(**values, proxy_seed=int(crossed.removeprefix("-p")) if crossed else None)
 
     @classmethod
     def from_path(cls, path: str | Path, template: str = RUN) -> "Leaf":
@@ -163,7 +167,9 @@ def entry_methods(config: Mapping[str, Any], entry: Mapping[str, Any]) -> list[s
 
 
 def _grid_key(config: Mapping[str, Any]) -> str:
-    return json.dumps([config["grid"], config["methods"], config["seeds"]], sort_keys=True, default=str)
+    proxy = config["proxy"]
+    return json.dumps([config["grid"], config["methods"], config["seeds"], proxy["pairing"], proxy["seeds"]],
+                      sort_keys=True, default=str)  # fmt: skip
 
 
 def _memoised(function: Any) -> Any:
@@ -196,10 +202,20 @@ def slices(config: Mapping[str, Any]) -> dict[str, Slice]:
     return out
 
 
+def crossed_proxy_seeds(config: Mapping[str, Any], method: str) -> list[int | None]:
+    """The proxy seeds a method's leaves of each search seed are crossed with: with `proxy.pairing: crossed` and
+    a method that uses a proxy, `proxy.seeds` (null: the search seeds); else [None], one leaf per search seed."""
+    proxy = config["proxy"]
+    if proxy["pairing"] != "crossed" or not (method in METHODS and uses_proxy(method)):
+        return [None]
+    return list(config["seeds"] if proxy["seeds"] is None else proxy["seeds"])
+
+
 @_memoised
 def expand_grid(config: Mapping[str, Any]) -> list[Leaf]:
-    """Every leaf: space x dataset x device x metric x threshold x method x seed, duplicates dropped; a
-    multi-threshold method has one leaf per (space, dataset, device, metric, seed), its threshold `all`."""
+    """Every leaf: space x dataset x device x metric x threshold x method x seed (x proxy seed, crossed),
+    duplicates dropped; a multi-threshold method has one leaf per (space, dataset, device, metric, seed), its
+    threshold `all`."""
     leaves: dict[Leaf, None] = {}
     for entry in config["grid"]:
         labels = threshold_labels(entry["thresholds"])
@@ -208,8 +224,9 @@ def expand_grid(config: Mapping[str, Any]) -> list[Leaf]:
                 multi = method in METHODS and METHODS[method].multi_threshold
                 for label in [ALL_THRESHOLDS] if multi else labels:
                     for seed in config["seeds"]:
-                        leaf = Leaf(entry["space"], entry["dataset"], device, entry["metric"], label, method, seed)
-                        leaves[leaf] = None
+                        for proxy_seed in crossed_proxy_seeds(config, method):
+                            where = (entry["space"], entry["dataset"], device, entry["metric"])
+                            leaves[Leaf(*where, label, method, seed, proxy_seed)] = None
     return list(leaves)
 
 

@@ -15,9 +15,10 @@
     results/tables/, results/plots/                aggregate
 
 with `{slice}` = `{space}_{dataset}_{device}_{metric}` and
-`{leaf}` = `{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}`, where `{threshold}` is
-`all` for a multi-threshold method (one run answers every threshold of its slice), and `{proxy_seed}` the
-proxy's replicate (the preset's seed; workflow.arguments pairs it with the search seed).
+`{leaf}` = `{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}{crossed}`, where `{threshold}` is
+`all` for a multi-threshold method (one run answers every threshold of its slice), `{crossed}` is `-p<j>` for a
+leaf that `proxy.pairing: crossed` gives proxy seed j and empty otherwise (seed0.json, seed0-p1.json), and
+`{proxy_seed}` the proxy's replicate (the preset's seed; workflow.arguments pairs it with the search seed).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ FULL_FIDELITY_DIR = "results/fidelity_full/{preset}-p{proxy_seed}"
 FULL_FIDELITY_FILES = ("fidelity.csv", "fidelity.md", "proxy_oracle.csv")
 
 SLICE = "{space}_{dataset}_{device}_{metric}"
-LEAF = "{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}"
+LEAF = "{space}/{dataset}/{device}_{metric}/{threshold}/{method}/seed{seed}{crossed}"
 RUN = f"results/runs/{LEAF}.json"
 TIMING = f"results/runs/{LEAF}.timing.json"
 CHECK = f"results/checks/{LEAF}.json"
@@ -63,6 +64,7 @@ WILDCARD_CONSTRAINTS = {
     "threshold": r"all|[qv][0-9][0-9.e+-]*",  # all: a multi-threshold method's one run for every threshold
     "method": r"[a-z0-9][a-z0-9-]*",
     "seed": r"[0-9]+",
+    "crossed": r"(?:-p[0-9]+)?",  # may be empty: a matched leaf keeps the name it had before crossing existed
     "proxy_seed": r"[0-9]+",
     "preset": r"[A-Za-z0-9_-]+",
     "reference": r"[a-z0-9]+",
@@ -70,5 +72,5 @@ WILDCARD_CONSTRAINTS = {
     "shard": r"[0-9]+",
     "shards": r"[0-9]+",
 }
-LEAF_KEYS = ("space", "dataset", "device", "metric", "threshold", "method", "seed")
+LEAF_KEYS = ("space", "dataset", "device", "metric", "threshold", "method", "seed", "crossed")
 SLICE_KEYS = ("space", "dataset", "device", "metric")
