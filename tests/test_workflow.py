@@ -717,6 +717,17 @@ def test_a_damaged_table_is_named_and_forcerun_repairs_it(tiny_run):
         assert (workdir / leaf.path(W.RUN)).read_bytes() == first[leaf], leaf
 
 
+def planned(config: dict, path: Path) -> tuple[str, dict]:
+    """The dry run's printout (commands included) of `config` written to `path`, checked to plan every expected job;
+    and the config with its defaults."""
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "-p", "--cores", "2", "--configfile", path, workdir=path.parent)
+    text = output(proc)
+    assert proc.returncode == 0, text
+    assert job_total(text) == expected_jobs(with_defaults(copy.deepcopy(config)))
+    return text, with_defaults(config)
+
+
 @pytest.mark.slow
 def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
     """Search seed k's proxy leaves read proxy seed k: a batch per seed, and with scores.enabled a table per seed."""
@@ -725,13 +736,7 @@ def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["seeds"] = [0, 1]
     config["scores"] = {**config["scores"], "enabled": True, "shards": 2}
-    path = tmp_path / "replicates.yaml"
-    path.write_text(yaml.safe_dump(config))
-    proc = snakemake("-n", "-p", "--cores", "2", "--configfile", path, workdir=tmp_path)
-    text = output(proc)
-    assert proc.returncode == 0, text
-    assert job_total(text) == expected_jobs(with_defaults(copy.deepcopy(config)))
-    config = with_defaults(config)
+    text, config = planned(config, tmp_path / "replicates.yaml")
     batches = {seed: W.batch_file(config, seed) for seed in (0, 1)}
     assert batches[0] != batches[1] and batches[0].endswith(PRESETS["tiny"].batch_file_name)  # seed 0: as before
     assert sorted(re.findall(r"^\s+output: (resources/proxy/\S+\.pt)$", text, re.M)) == sorted(batches.values())
@@ -751,14 +756,7 @@ def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
 @pytest.mark.slow
 def test_crossed_pairing_in_the_dry_run(tmp_path):
     """Crossed: every proxy leaf for every (search seed k, proxy seed j), a batch per proxy seed; matched: as before."""
-    config = crossed_config([0, 1], [0, 1, 2])
-    path = tmp_path / "crossed.yaml"
-    path.write_text(yaml.safe_dump(config))
-    proc = snakemake("-n", "-p", "--cores", "2", "--configfile", path, workdir=tmp_path)
-    text = output(proc)
-    assert proc.returncode == 0, text
-    assert job_total(text) == expected_jobs(with_defaults(copy.deepcopy(config)))
-    config = with_defaults(config)
+    text, config = planned(crossed_config([0, 1], [0, 1, 2]), tmp_path / "crossed.yaml")
     runs = re.findall(r"^\s+output: (results/runs/\S+\.json), ", text, re.M)
     folder = "results/runs/nb201/cifar10/fpga_latency/q0.5"
     expected = [f"{folder}/{m}/seed{k}-p{j}.json" for m in ("hw-evrsnas", "random") for k in (0, 1) for j in (0, 1, 2)]
@@ -776,10 +774,7 @@ def test_crossed_pairing_in_the_dry_run(tmp_path):
     # The matched default of the same seeds: one leaf per search seed, named and run as before crossing existed.
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["seeds"] = [0, 1]
-    path.write_text(yaml.safe_dump(config))
-    proc = snakemake("-n", "-p", "--cores", "2", "--configfile", path, workdir=tmp_path)
-    text = output(proc)
-    assert proc.returncode == 0, text
+    text, _ = planned(config, tmp_path / "matched.yaml")
     runs = re.findall(r"^\s+output: (results/runs/\S+\.json), ", text, re.M)
     assert sorted(runs) == sorted(f"{folder}/{m}/seed{k}.json" for m in ("hw-evrsnas", "random", "oracle") for k in (0, 1))
     for k in (0, 1):
