@@ -26,6 +26,7 @@ import numpy as np
 
 from hwevrsnas.errors import InputError
 from hwevrsnas.paths import BATCH_DIR, SOURCES_DIR, TABLES_DIR
+from hwevrsnas.proxy.evaluator import differing_keys
 from hwevrsnas.proxy.presets import PRESETS, Preset
 from hwevrsnas.scores import ScoreTable
 
@@ -142,7 +143,7 @@ def verify(
         for row, value, diff in zip(rows, recomputed, difference) if not diff <= allowed
     ]  # fmt: skip
     tau = float(kendalltau(stored.score[rows], recomputed).statistic) if len(rows) > 1 else float("nan")
-    identity_differs = sorted(k for k in {*stored.identity, *again.identity} if stored.identity.get(k) != again.identity.get(k))
+    identity_differs = differing_keys(stored.identity, again.identity)
     return Reproduction(
         str(path), proxy, preset.name, preset.dtype, kernels, len(rows), seed, allowed, float(difference.max()),
         float(np.median(difference)), tau, identity_differs, differing, again.provenance,

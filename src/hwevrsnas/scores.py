@@ -37,7 +37,7 @@ import numpy as np
 
 from hwevrsnas.errors import DamagedFile, InputError, MissingFile
 from hwevrsnas.integrity import verify_h5
-from hwevrsnas.proxy.evaluator import Evaluator
+from hwevrsnas.proxy.evaluator import Evaluator, differing_keys
 from hwevrsnas.proxy.result import STATUSES, ProxyResult
 from hwevrsnas.spaces import Space, get_space
 
@@ -332,8 +332,7 @@ def merge(tables: Sequence[ScoreTable], command: str = "") -> ScoreTable:
             raise InputError(f"cannot merge tables of different proxies: {names}")
         for name, columns in table.proxies.items():
             if columns.identity != first.proxies[name].identity:
-                differing = sorted(k for k in {*columns.identity, *first.proxies[name].identity}
-                                   if columns.identity.get(k) != first.proxies[name].identity.get(k))  # fmt: skip
+                differing = differing_keys(columns.identity, first.proxies[name].identity)
                 raise InputError(
                     f"cannot merge {table.path} with {first.path}: proxy {name!r} was computed with another identity "
                     f"(differs in {', '.join(differing)})"

@@ -68,6 +68,11 @@ def canonical_arch(space: str | Space, ops: np.ndarray) -> str:
     return (get_space(space) if isinstance(space, str) else space).canonical_key(ops)
 
 
+def differing_keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The keys whose values differ between two identities (a key missing from one side counts), sorted."""
+    return sorted(k for k in {*a, *b} if a.get(k) != b.get(k))
+
+
 class Evaluator:
     """Scores architectures through memo, score tables, cache and computation (see the module docstring)."""
 
@@ -108,7 +113,7 @@ class Evaluator:
     def attach(self, source: ScoreSource) -> list[str]:
         """Use a score table when its identity equals this evaluator's; return the identity keys that differ (none: used)."""
         mine = self.identity()
-        differing = sorted(k for k in {*source.identity, *mine} if source.identity.get(k) != mine.get(k))
+        differing = differing_keys(source.identity, mine)
         if not differing:
             self.sources.append(source)
         return differing
@@ -169,4 +174,4 @@ class Evaluator:
         return results  # type: ignore[return-value]
 
 
-__all__ = ["REFERENCE_SEED", "REFERENCE_SIZE", "Evaluator", "ScoreSource", "canonical_arch", "empirical_cdf", "reference_architectures"]
+__all__ = ["REFERENCE_SEED", "REFERENCE_SIZE", "Evaluator", "differing_keys", "ScoreSource", "canonical_arch", "empirical_cdf", "reference_architectures"]
