@@ -31,6 +31,7 @@ except WorkflowError as err:
     if message is None:
         raise
     raise WorkflowError(message) from None
+W.locate_served_table(config, workflow.basedir)
 
 # What the schema cannot express: devices of a space and metric, methods, presets, GA knobs, and
 # (when the tables exist) every threshold against its cost column. Plugins first: they add names.

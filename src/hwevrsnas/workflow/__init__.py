@@ -17,7 +17,7 @@ from hwevrsnas.workflow.arguments import (
     search_command_args, search_inputs, uses_score_table,
 )  # fmt: skip
 from hwevrsnas.workflow.checks import (
-    ConfigError, check_config, from_command_line, threshold_errors, unknown_key_message,
+    ConfigError, check_config, from_command_line, locate_served_table, threshold_errors, unknown_key_message,
 )  # fmt: skip
 from hwevrsnas.workflow.grid import (
     Leaf, Slice, aggregate_plots, aggregate_tables, check_targets, energy_settings, entry_methods, expand_grid,

@@ -12,10 +12,12 @@ sources of noise instead: each proxy leaf of search seed k runs once per proxy s
 
 from __future__ import annotations
 
+import functools
+import os
 import shlex
 from typing import Any, Mapping
 
-from hwevrsnas.errors import InputError
+from hwevrsnas.errors import InputError, UserError
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.search.config import DEFAULTS, KNOBS, coerce
 from hwevrsnas.search.methods import get_method
@@ -70,10 +72,40 @@ def batch_seed(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> int:
                      f"(preset {config['proxy']['preset']!r}, proxy seeds {proxy_seeds(config)})")  # fmt: skip
 
 
-def uses_score_table(config: Mapping[str, Any], space: str, method: str) -> bool:
-    """Whether a leaf reads the score table: the config asks for one, the space is NB201, the method uses a proxy."""
+def uses_score_table(config: Mapping[str, Any], leaf: Leaf) -> bool:
+    """Whether a leaf reads a score table: the config asks for one, the space is NB201, the method uses a proxy, and
+    a served table (`scores.table`) holds that proxy; a leaf whose proxy a served table lacks (a published table of
+    rsnas scores, a zc-params leaf) scores its proxy itself, as without a table."""
+    from hwevrsnas.proxy import get_proxy
+
     wanted = config["scores"]["enabled"] or config["scores"].get("table")
-    return bool(wanted) and space == "nb201" and get_method(method).uses_proxy
+    method = get_method(leaf.method)
+    if not (wanted and leaf.space == "nb201" and method.uses_proxy):
+        return False
+    if config["scores"]["enabled"] and not config["scores"].get("table"):
+        return True
+    held = served_table_proxies(score_table(config, proxy_seed(leaf)))
+    return held is None or set(get_proxy(method.proxy).scored) <= held
+
+
+def served_table_proxies(path: str) -> frozenset[str] | None:
+    """The proxies a served table holds, by registry name; None where it cannot be read (the config check says why)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _table_proxies(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _table_proxies(path: str, mtime_ns: int, size: int) -> frozenset[str] | None:
+    """`served_table_proxies`, read once per version of the file (the DAG asks once per leaf)."""
+    from hwevrsnas.scores import ScoreTable
+
+    try:
+        return frozenset(ScoreTable.open(path).proxies)
+    except UserError:
+        return None
 
 
 def score_table(config: Mapping[str, Any], seed: int) -> str:
@@ -87,7 +119,7 @@ def score_table(config: Mapping[str, Any], seed: int) -> str:
 
 def score_table_seeds(config: Mapping[str, Any]) -> list[int]:
     """The proxy replicates whose score table some leaf reads."""
-    leaves = [leaf for leaf in expand_grid(config) if uses_score_table(config, leaf.space, leaf.method)]
+    leaves = [leaf for leaf in expand_grid(config) if uses_score_table(config, leaf)]
     return sorted({proxy_seed(leaf) for leaf in leaves})
 
 
@@ -108,7 +140,7 @@ def score_proxies(config: Mapping[str, Any]) -> list[str]:
     """The proxies the table holds: those the grid's NB201 methods use (a combined proxy's members)."""
     from hwevrsnas.proxy import get_proxy
 
-    names = {get_method(leaf.method).proxy for leaf in expand_grid(config) if uses_score_table(config, leaf.space, leaf.method)}
+    names = {get_method(leaf.method).proxy for leaf in expand_grid(config) if uses_score_table(config, leaf)}
     return sorted({scored for name in names for scored in get_proxy(name).scored})
 
 
@@ -144,7 +176,7 @@ def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list
     args += ["--tables", TABLES_DIR]
     if method.uses_proxy:
         args += ["--sources", SOURCES_DIR, "--cache", CACHE_DIR, "--batch-dir", BATCH_DIR]
-    if uses_score_table(config, leaf.space, leaf.method):
+    if uses_score_table(config, leaf):
         args += ["--scores", score_table(config, proxy_seed(leaf))]
     return args
 
@@ -168,7 +200,7 @@ def search_inputs(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> di
     if get_method(leaf.method).uses_proxy:
         inputs["batch"] = batch_file(config, proxy_seed(leaf))
         inputs["sources"] = SOURCES_STAMP
-    if uses_score_table(config, leaf.space, leaf.method):
+    if uses_score_table(config, leaf):
         inputs["scores"] = score_table(config, proxy_seed(leaf))
     return inputs
 

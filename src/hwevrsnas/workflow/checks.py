@@ -23,8 +23,10 @@ from hwevrsnas.search.methods import METHODS
 from hwevrsnas.spaces import SPACES, get_space
 from hwevrsnas.tables.fbnet import DATASET as FBNET_DATASET
 from hwevrsnas.tables.fbnet import DEVICES as FBNET_DEVICES
-from hwevrsnas.workflow.arguments import ga_settings, preset_of, score_table, score_table_seeds
-from hwevrsnas.workflow.grid import entry_methods, slices, threshold_labels
+from hwevrsnas.workflow.arguments import (
+    ga_settings, preset_of, proxy_seed, score_table, score_table_seeds, served_table_proxies,
+)  # fmt: skip
+from hwevrsnas.workflow.grid import entry_methods, expand_grid, slices, threshold_labels
 from hwevrsnas.workflow.layout import PROXY_SEED_PLACEHOLDER, SLICE, TABLE_FILES
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,19 @@ def from_command_line(config: dict[str, Any]) -> dict[str, Any]:
     seeds = config.get("seeds")
     if isinstance(seeds, list):
         config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in seeds]
+    return config
+
+
+def locate_served_table(config: dict[str, Any], workflow_dir: str | Path) -> dict[str, Any]:
+    """Find a relative `scores.table` in the working directory, else in the workflow's own directory, where the
+    published tables are (docs/scores/), so that a run in another working directory serves them too.
+
+    Run after the schema validation; the folder decides, since a `{proxy_seed}` path names several files."""
+    path = config["scores"].get("table")
+    if path and not Path(path).is_absolute():
+        shipped = Path(workflow_dir) / path
+        if not Path(path).parent.is_dir() and shipped.parent.is_dir():
+            config["scores"]["table"] = str(shipped)
     return config
 
 
@@ -187,6 +202,13 @@ def served_table_problems(config: Mapping[str, Any]) -> list[str]:
     A path with `{proxy_seed}` names one table per replicate; a path without it names one table, which can serve
     a single replicate only."""
     path, seeds = config["scores"]["table"], score_table_seeds(config)
+    readers = [leaf for leaf in expand_grid(config) if leaf.space == "nb201" and METHODS[leaf.method].uses_proxy]
+    if readers and not seeds:
+        named = score_table(config, proxy_seed(readers[0]))
+        return [f"{named} holds none of the proxies of this grid's NB201 methods "
+                f"(it holds {', '.join(sorted(served_table_proxies(named) or ())) or 'none'}; they use "
+                f"{', '.join(sorted({METHODS[leaf.method].proxy for leaf in readers}))}): name a table of their proxies, "
+                "or set scores.table: null to build one"]  # fmt: skip
     if PROXY_SEED_PLACEHOLDER not in path and len(seeds) > 1:
         return [f"{path} is one table, but the leaves reading it use proxy seeds {', '.join(map(str, seeds))} "
                 f"(proxy.pairing: {config['proxy']['pairing']}): put {PROXY_SEED_PLACEHOLDER} in the path to name "
