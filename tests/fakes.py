@@ -64,8 +64,9 @@ def toy_proxy(context) -> ToyProxy:
     return ToyProxy(context.space, context.preset)
 
 
-def complete_table(identity: dict, label: str, path: Path) -> Path:
-    """A table of every NB201 class with synthetic scores under a given identity (as if that proxy had scored them)."""
+def complete_table(identity: dict, label: str, path: Path, name: str = "rsnas") -> Path:
+    """A table of every NB201 class with synthetic scores of proxy `name` under a given identity (as if that proxy had
+    scored them)."""
     from hwevrsnas.scores import ProxyColumns, ScoreTable
     from hwevrsnas.spaces import get_space, nb201
 
@@ -74,6 +75,6 @@ def complete_table(identity: dict, label: str, path: Path) -> Path:
     values = (np.cos(reps.astype(float) @ np.arange(1.0, 7.0)) + 1.0) / 2.0
     results = [ProxyResult(0.0, float("nan"), [], 0.0, "degenerate") if bad else ProxyResult(float(v), 1.0 - v, [v], 0.5)
                for v, bad in zip(values, degenerate)]  # fmt: skip
-    columns = ProxyColumns.from_results("rsnas", identity, "synthetic", label, results)
-    ScoreTable(get_space("nb201"), np.arange(len(reps)), reps, {"rsnas": columns}).write(path)
+    columns = ProxyColumns.from_results(name, identity, "synthetic", label, results)
+    ScoreTable(get_space("nb201"), np.arange(len(reps)), reps, {name: columns}).write(path)
     return path

@@ -495,7 +495,7 @@ def test_cost_and_device_tables_count_a_multi_run_once(mixed_files: list[Path], 
     devices = device_table(mixed_df).set_index("method")
     assert (devices.loc["mo-hdnas:fake", "n_runs"], devices.loc["mo-hdnas:fake", "n_answers"]) == (2, 6)
     assert (devices.loc["random:fake", "n_runs"], devices.loc["random:fake", "n_answers"]) == (6, 6)
-    assert devices.loc["mo-hdnas:fake", "wall_seconds_mean"] == pytest.approx(np.mean(walls))
+    assert not any("seconds" in column for column in devices.columns)  # machine-dependent: the cost table's
 
 
 def test_nine_constraints_totals_are_the_sums_of_the_runs(mixed_files: list[Path], mixed_df: pd.DataFrame) -> None:

@@ -89,7 +89,9 @@ def expected_jobs(config: dict) -> int:
     # all fetch tables aggregate, and a proxy batch per proxy seed (matched: search seed k reads proxy seed k)
     fixed = 4 + len(proxy_seeds) * int(proxy) + int(bool(config.get("fidelity_study", {}).get("enabled")))
     scores = config.get("scores", {})
-    if scores.get("enabled") and nb201_proxy:  # per proxy seed: its shards, their merge and the table's fidelity
+    if scores.get("table") and nb201_proxy:  # a served table per proxy seed: its fidelity only
+        fixed += len(proxy_seeds)
+    elif scores.get("enabled") and nb201_proxy:  # per proxy seed: its shards, their merge and the table's fidelity
         fixed += (scores.get("shards", 8) + 2) * len(proxy_seeds)
     return 2 * len(leaves) + 2 * len(slices) + fixed  # search + evaluate per leaf, thresholds + slice per slice
 
@@ -810,3 +812,46 @@ def test_a_served_table_names_each_replicates_table_or_serves_one_replicate(tmp_
         W.check_config(config)
     config["scores"]["table"] = str(tmp_path / "t-p1.h5")
     W.check_config(config)
+
+
+def test_a_served_table_serves_only_the_proxies_it_holds(tmp_path):
+    from hwevrsnas.proxy.presets import get_preset
+
+    from fakes import complete_table
+
+    rsnas = complete_table({"kind": "rsnas", "preset": get_preset("tiny").digest}, "rsnas:tiny", tmp_path / "rsnas.h5")
+    config = load(TEST_CONFIG)
+    config["methods"] = ["hw-evrsnas", "zc-params", "oracle"]
+    config["scores"]["table"] = str(rsnas)
+    W.check_config(config)
+    ga, params = (W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", m, 0).wildcards() for m in ("hw-evrsnas", "zc-params"))
+    assert W.search_inputs(config, ga)["scores"] == str(rsnas) and "--scores" in W.search_args(config, ga)
+    assert "scores" not in W.search_inputs(config, params) and "--scores" not in W.search_args(config, params)
+    # A table holding none of the grid's proxies serves nothing: refused, naming what it holds and what is needed.
+    other = complete_table({"kind": "zc", "metric": "synflow"}, "zc:synflow", tmp_path / "synflow.h5", name="zc:synflow")
+    config["scores"]["table"] = str(other)
+    with pytest.raises(W.ConfigError, match=r"config key scores\.table: .*synflow\.h5 holds none of the proxies of this "
+                                            r"grid's NB201 methods \(it holds zc:synflow; they use rsnas, zc:params\)"):  # fmt: skip
+        W.check_config(config)
+
+
+def test_a_relative_served_table_is_found_in_the_working_directory_then_the_workflow_directory(tmp_path, monkeypatch):
+    config = {"scores": {"table": "docs/scores/nb201-quick-seed{proxy_seed}.h5"}}
+    monkeypatch.chdir(tmp_path)
+    assert W.locate_served_table(copy.deepcopy(config), REPO)["scores"]["table"] == str(REPO / "docs/scores/nb201-quick-seed{proxy_seed}.h5")
+    (tmp_path / "docs" / "scores").mkdir(parents=True)  # a working directory with its own tables wins
+    assert W.locate_served_table(copy.deepcopy(config), REPO)["scores"]["table"] == "docs/scores/nb201-quick-seed{proxy_seed}.h5"
+
+
+@pytest.mark.slow
+def test_the_default_job_reproduces_the_readme_table_byte_for_byte(mirror, tmp_path):
+    """`make run` on a fresh clone: the published table serves the proxy leaves, so results/tables/devices.md is the
+    README's generated region, whatever the machine (the fidelity study still scores live)."""
+    readme = (REPO / "README.md").read_text()
+    region = re.search(r"<!-- generated from docs/default/devices\.md -->\n(.*?)<!-- end generated -->", readme, re.S)
+    assert region, "README.md has no generated region of docs/default/devices.md"
+    proc = snakemake("--cores", "2", "--configfile", DEFAULT_CONFIG, workdir=tmp_path, env={"HWEVRSNAS_MIRROR": str(mirror)},
+                     timeout=1200)  # fmt: skip
+    assert proc.returncode == 0, output(proc)[-3000:]
+    assert (tmp_path / "results/tables/devices.md").read_text() == region.group(1)
+    assert (tmp_path / "results/tables/devices.md").read_text() == (REPO / "docs/default/devices.md").read_text()
