@@ -64,15 +64,16 @@ def toy_proxy(context) -> ToyProxy:
     return ToyProxy(context.space, context.preset)
 
 
-def complete_table(identity: dict, label: str, path: Path, name: str = "rsnas") -> Path:
+def complete_table(identity: dict, label: str, path: Path, name: str = "rsnas", values: np.ndarray | None = None) -> Path:
     """A table of every NB201 class with synthetic scores of proxy `name` under a given identity (as if that proxy had
-    scored them)."""
+    scored them): `values` in the order of `nb201.class_representatives()`, else a fixed function of the ops."""
     from hwevrsnas.scores import ProxyColumns, ScoreTable
     from hwevrsnas.spaces import get_space, nb201
 
     reps = nb201.class_representatives()
     degenerate = nb201.degenerate_mask(reps)
-    values = (np.cos(reps.astype(float) @ np.arange(1.0, 7.0)) + 1.0) / 2.0
+    if values is None:
+        values = (np.cos(reps.astype(float) @ np.arange(1.0, 7.0)) + 1.0) / 2.0
     results = [ProxyResult(0.0, float("nan"), [], 0.0, "degenerate") if bad else ProxyResult(float(v), 1.0 - v, [v], 0.5)
                for v, bad in zip(values, degenerate)]  # fmt: skip
     columns = ProxyColumns.from_results(name, identity, "synthetic", label, results)
