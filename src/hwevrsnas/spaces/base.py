@@ -42,6 +42,8 @@ def uniform_crossover(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, p:
 def check_ops(ops: np.ndarray | Sequence[int], num_genes: int, num_ops: int, space: str) -> np.ndarray:
     """Op indices of shape (..., num_genes) with values in 0..num_ops-1, as uint8; ArchError otherwise."""
     array = np.asarray(ops)
+    if array.dtype == np.uint8 and array.ndim and array.shape[-1] == num_genes and (not array.size or array.max() < num_ops):
+        return array.copy()  # already valid op indices (every GA individual): the fast path
     if array.ndim == 0 or array.shape[-1] != num_genes:
         raise ArchError(f"an {space} architecture has {num_genes} op indices, got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.integer):

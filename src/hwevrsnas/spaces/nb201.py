@@ -133,7 +133,13 @@ def arch_codes(ops: np.ndarray | Sequence[int]) -> np.ndarray:
 
 def canonical_key(ops: np.ndarray | Sequence[int]) -> str:
     """NB201's isomorphism key of one cell (see `ISO_RULE`); equal keys mean the same class."""
-    array = _single(ops)
+    return _canonical_key_of(_single(ops).tobytes())
+
+
+# A search asks for the same few hundred cells' keys thousands of times; the string build is most of its work.
+@functools.lru_cache(maxsize=N_ARCHS)
+def _canonical_key_of(cell: bytes) -> str:
+    array = np.frombuffer(cell, dtype=np.uint8)
     node_expr = ["0"]
     for node in range(1, NUM_NODES):
         terms = []
