@@ -551,7 +551,7 @@ def test_a_score_table_is_built_in_shards_and_read_by_the_proxy_leaves(tmp_path)
     leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0).wildcards()
     args = W.search_args(config, leaf)
     assert args[args.index("--scores") + 1] == "resources/scores/nb201-tiny-p0.h5"
-    assert W.search_inputs(config, leaf)["scores"] == "resources/scores/nb201-tiny-p0.h5"
+    assert W.search_inputs(config, leaf)["scores"] == ["resources/scores/nb201-tiny-p0.h5"]
     assert "--scores" not in W.search_args(config, {**leaf, "method": "oracle"})
     build = W.score_build_args(config, 0, 2, 3)
     assert build[build.index("--shard") + 1] == "2/3" and build.count("--proxy") == 2
@@ -585,7 +585,7 @@ def test_crossed_pairing_runs_every_proxy_leaf_for_every_proxy_seed():
     assert W.Leaf.from_path(matched.path()) == matched and "crossed" not in matched.wildcards()
     args = W.search_args(config, crossed.wildcards())
     assert (args[args.index("--seed") + 1], args[args.index("--proxy-seed") + 1]) == ("1", "2")
-    assert W.search_inputs(config, crossed.wildcards())["batch"] == W.batch_file(config, 2)
+    assert W.search_inputs(config, crossed.wildcards())["batch"] == [W.batch_file(config, 2)]
     assert "--seed=1 --proxy-seed=2 " in W.check_args(config, crossed.wildcards())
     assert "--proxy-seed" not in W.check_args(config, matched.wildcards())
     assert W.proxy_seeds(config) == [0, 1, 2]
@@ -750,7 +750,7 @@ def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
         assert f"scores build --space nb201 --preset tiny --proxy-seed {seed} --shard 1/2" in text
         assert f"--out results/fidelity_full/tiny-p{seed}" in text
         leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", seed).wildcards()
-        assert W.search_inputs(config, leaf)["batch"] == batches[seed]
+        assert W.search_inputs(config, leaf)["batch"] == [batches[seed]]
     oracle = next(line for line in text.splitlines() if "--method oracle --seed 1 " in line)
     assert "--proxy-seed" not in oracle and "--scores" not in oracle
 
@@ -797,7 +797,7 @@ def test_a_served_table_names_each_replicates_table_or_serves_one_replicate(tmp_
     config["scores"]["table"] = str(tmp_path / "t-p{proxy_seed}.h5")
     W.check_config(config)
     leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1).wildcards()
-    assert W.search_inputs(config, leaf)["scores"] == str(tmp_path / "t-p1.h5")
+    assert W.search_inputs(config, leaf)["scores"] == [str(tmp_path / "t-p1.h5")]
     args = W.search_args(config, leaf)
     assert args[args.index("--scores") + 1] == str(tmp_path / "t-p1.h5")
     # One table for two replicates: refused, naming the key.
@@ -825,7 +825,7 @@ def test_a_served_table_serves_only_the_proxies_it_holds(tmp_path):
     config["scores"]["table"] = str(rsnas)
     W.check_config(config)
     ga, params = (W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", m, 0).wildcards() for m in ("hw-evrsnas", "zc-params"))
-    assert W.search_inputs(config, ga)["scores"] == str(rsnas) and "--scores" in W.search_args(config, ga)
+    assert W.search_inputs(config, ga)["scores"] == [str(rsnas)] and "--scores" in W.search_args(config, ga)
     assert "scores" not in W.search_inputs(config, params) and "--scores" not in W.search_args(config, params)
     # A table holding none of the grid's proxies serves nothing: refused, naming what it holds and what is needed.
     other = complete_table({"kind": "zc", "metric": "synflow"}, "zc:synflow", tmp_path / "synflow.h5", name="zc:synflow")
@@ -855,3 +855,29 @@ def test_the_default_job_reproduces_the_readme_table_byte_for_byte(mirror, tmp_p
     assert proc.returncode == 0, output(proc)[-3000:]
     assert (tmp_path / "results/tables/devices.md").read_text() == region.group(1)
     assert (tmp_path / "results/tables/devices.md").read_text() == (REPO / "docs/default/devices.md").read_text()
+
+
+def test_a_mean_of_draws_leaf_reads_every_draws_table_and_batch(tmp_path):
+    from hwevrsnas.proxy.mean_of_draws import MEAN_DRAW_SEEDS
+    from hwevrsnas.proxy.presets import get_preset
+
+    from fakes import complete_table
+
+    for seed in MEAN_DRAW_SEEDS:
+        identity = {"kind": "rsnas", "preset": get_preset("tiny", seed=seed).digest, "seed": seed}
+        complete_table(identity, "rsnas:tiny", tmp_path / f"t-p{seed}.h5")
+    config = load(TEST_CONFIG)
+    config["methods"] = ["hw-evrsnas", "hw-evrsnas-mean"]
+    config["seeds"] = [1]
+    config["scores"]["table"] = str(tmp_path / "t-p{proxy_seed}.h5")
+    W.check_config(config)
+    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas-mean", 1).wildcards()
+    tables = [str(tmp_path / f"t-p{seed}.h5") for seed in MEAN_DRAW_SEEDS]
+    assert W.search_inputs(config, leaf)["scores"] == tables
+    assert W.search_inputs(config, leaf)["batch"] == [W.batch_file(config, seed) for seed in MEAN_DRAW_SEEDS]
+    args = W.search_args(config, leaf)
+    assert args[args.index("--scores") + 1 : args.index("--scores") + 6] == tables
+    assert W.proxy_seeds(config) == list(MEAN_DRAW_SEEDS) and W.score_table_seeds(config) == list(MEAN_DRAW_SEEDS)
+    (tmp_path / "t-p3.h5").unlink()  # one draw's table missing: the dry run names it
+    with pytest.raises(W.ConfigError, match=r"config key scores\.table: .*t-p3\.h5"):
+        W.check_config(config)

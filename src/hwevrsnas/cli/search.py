@@ -113,18 +113,25 @@ def build_evaluator(args: argparse.Namespace, method: Any, preset: Any, accelera
     from hwevrsnas.errors import InputError
     from hwevrsnas.proxy import ProxyContext, make_proxy
     from hwevrsnas.proxy.cache import ScoreCache
+    from hwevrsnas.proxy.presets import get_preset
     from hwevrsnas.scores import ScoreTable, served_proxies
-
-    def load_batch() -> Any:
-        from hwevrsnas.proxy.batch import load_or_build_batch
-
-        return load_or_build_batch(preset, Path(args.sources), Path(args.batch_dir) if args.batch_dir else None)
 
     tables = [ScoreTable.open(path) for path in args.scores]
     cache = ScoreCache(args.cache) if args.cache else None
-    context = ProxyContext(args.space, preset, load_batch, cache, accelerator, workers=args.threads,
-                           served=served_proxies(tables, preset) if args.space == "nb201" else {})  # fmt: skip
-    evaluator = make_proxy(method.proxy, context)
+
+    def context_at(seed: int) -> ProxyContext:
+        """The proxy context of the search's preset at a proxy seed (a mean of draws asks for several)."""
+        at = preset if seed == preset.seed else get_preset(preset.name, seed=seed)
+
+        def load_batch_at() -> Any:
+            from hwevrsnas.proxy.batch import load_or_build_batch
+
+            return load_or_build_batch(at, Path(args.sources), Path(args.batch_dir) if args.batch_dir else None)
+
+        return ProxyContext(args.space, at, load_batch_at, cache, accelerator, workers=args.threads,
+                            served=served_proxies(tables, at) if args.space == "nb201" else {}, replicate=context_at)  # fmt: skip
+
+    evaluator = make_proxy(method.proxy, context_at(preset.seed))
     for table in tables:
         mismatches = [evaluator.attach(source) for source in table.sources()]
         if all(mismatches):

@@ -32,6 +32,9 @@ class ProxyContext:
     stack: int = 32
     # Proxies served by complete score tables (hwevrsnas.scores.served_proxies): used instead of building them.
     served: dict[str, Any] = field(default_factory=dict)
+    # The context of the same preset at another proxy seed (its own batch and served tables), for a proxy that
+    # averages draws (proxy.mean_of_draws); None where the caller offers no other seed.
+    replicate: Callable[[int], "ProxyContext"] | None = None
     _batch: Any = field(default=None, repr=False)
 
     @property
@@ -52,6 +55,8 @@ class ProxySpec:
     args: tuple[Any, ...] = ()
     # A proxy combining others scores nothing itself: score tables hold its members.
     members: tuple[str, ...] = ()
+    # The proxy seeds whose tables it reads whatever the search's proxy seed (a mean over draws); () for the search's.
+    seeds: tuple[int, ...] = ()
 
     @property
     def scored(self) -> tuple[str, ...]:
@@ -67,9 +72,11 @@ class ProxySpec:
 PROXIES: dict[str, ProxySpec] = {}
 
 
-def register_proxy(name: str, factory: str, description: str, *args: Any, members: tuple[str, ...] = ()) -> ProxySpec:
+def register_proxy(
+    name: str, factory: str, description: str, *args: Any, members: tuple[str, ...] = (), seeds: tuple[int, ...] = ()
+) -> ProxySpec:
     """Add a proxy to the registry (a name can be registered once)."""
-    spec = ProxySpec(name, factory, description, args, members)
+    spec = ProxySpec(name, factory, description, args, members, seeds)
     if name in PROXIES and PROXIES[name] != spec:
         raise ValueError(f"a proxy named {name!r} is already registered")
     PROXIES[name] = spec
@@ -105,6 +112,13 @@ for _metric in EXTRA_ZERO_COST_METRICS:
     register_proxy(f"zc:{_metric}", "hwevrsnas.proxy.zerocost_extra:zero_cost_extra", f"zero-cost proxy {_metric}", _metric)
 
 from hwevrsnas.proxy.ensemble import ENSEMBLE_WEIGHTS  # noqa: E402  (torch-free; after the registry it joins)
+from hwevrsnas.proxy.mean_of_draws import MEAN_DRAW_SEEDS  # noqa: E402  (torch-free)
+
+register_proxy(
+    "rsnas-mean", "hwevrsnas.proxy.factories:rsnas_mean",
+    f"mean of the rsnas proxy over the proxy draws (seeds) {', '.join(map(str, MEAN_DRAW_SEEDS))}",
+    members=("rsnas",), seeds=MEAN_DRAW_SEEDS,
+)
 
 register_proxy(
     "ens", "hwevrsnas.proxy.factories:ensemble",

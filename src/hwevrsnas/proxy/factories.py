@@ -49,3 +49,14 @@ def ensemble(context: ProxyContext) -> Any:
     combined = EnsembleEvaluator(members, ENSEMBLE_WEIGHTS, reference_architectures(context.space))
     combined.scales()
     return combined
+
+
+def rsnas_mean(context: ProxyContext) -> Any:
+    """The mean of the rsnas proxy over the draws of `MEAN_DRAW_SEEDS` (proxy.mean_of_draws), each at its seed."""
+    from hwevrsnas.errors import InputError
+    from hwevrsnas.proxy import make_proxy
+    from hwevrsnas.proxy.mean_of_draws import MEAN_DRAW_SEEDS, MeanOfDrawsEvaluator
+
+    if context.replicate is None:
+        raise InputError("the mean of draws needs the proxy at other proxy seeds, which this caller does not offer")
+    return MeanOfDrawsEvaluator([make_proxy("rsnas", context.replicate(seed)) for seed in MEAN_DRAW_SEEDS])

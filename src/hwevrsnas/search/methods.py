@@ -84,6 +84,8 @@ for _method in (
            "uniform random sampling scored by the same proxy, same budget"),
     Method("hw-evrsnas-params", GA, "rsnas+params", ALL_KNOBS,
            "variant: the GA on the rank mean of the proxy and #params"),
+    Method("hw-evrsnas-mean", GA, "rsnas-mean", ALL_KNOBS,
+           "variant: the GA on the proxy's mean over five proxy draws (proxy.mean_of_draws)"),
     Method("hw-evrsnas-ens", GA, "ens", ALL_KNOBS,
            "variant: the GA on the rank ensemble of the proxy and zero-cost proxies (proxy.ensemble)"),
     Method("rea-valid12", "hwevrsnas.search.baselines:run_rea", None, REA_KNOBS,

@@ -47,9 +47,18 @@ def proxy_seed(leaf: Leaf) -> int:
     return leaf.seed if leaf.proxy_seed is None else leaf.proxy_seed
 
 
+def read_seeds(leaf: Leaf) -> list[int]:
+    """The proxy replicates whose batch and table a proxy leaf reads: its own, or the fixed draws of a proxy that
+    averages draws (proxy.mean_of_draws)."""
+    from hwevrsnas.proxy import get_proxy
+
+    return list(get_proxy(get_method(leaf.method).proxy).seeds) or [proxy_seed(leaf)]
+
+
 def proxy_seeds(config: Mapping[str, Any]) -> list[int]:
     """The proxy replicates the grid's proxy leaves read, in order."""
-    return sorted({proxy_seed(leaf) for leaf in expand_grid(config) if get_method(leaf.method).uses_proxy})
+    leaves = [leaf for leaf in expand_grid(config) if get_method(leaf.method).uses_proxy]
+    return sorted({seed for leaf in leaves for seed in read_seeds(leaf)})
 
 
 def preset_of(config: Mapping[str, Any], seed: int) -> Any:
@@ -84,8 +93,9 @@ def uses_score_table(config: Mapping[str, Any], leaf: Leaf) -> bool:
         return False
     if config["scores"]["enabled"] and not config["scores"].get("table"):
         return True
-    held = served_table_proxies(score_table(config, proxy_seed(leaf)))
-    return held is None or set(get_proxy(method.proxy).scored) <= held
+    scored = set(get_proxy(method.proxy).scored)
+    held = [served_table_proxies(score_table(config, seed)) for seed in read_seeds(leaf)]
+    return all(proxies is None or scored <= proxies for proxies in held)
 
 
 def served_table_proxies(path: str) -> frozenset[str] | None:
@@ -120,7 +130,7 @@ def score_table(config: Mapping[str, Any], seed: int) -> str:
 def score_table_seeds(config: Mapping[str, Any]) -> list[int]:
     """The proxy replicates whose score table some leaf reads."""
     leaves = [leaf for leaf in expand_grid(config) if uses_score_table(config, leaf)]
-    return sorted({proxy_seed(leaf) for leaf in leaves})
+    return sorted({seed for leaf in leaves for seed in read_seeds(leaf)})
 
 
 def full_fidelity_targets(config: Mapping[str, Any]) -> list[str]:
@@ -177,7 +187,7 @@ def search_args(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list
     if method.uses_proxy:
         args += ["--sources", SOURCES_DIR, "--cache", CACHE_DIR, "--batch-dir", BATCH_DIR]
     if uses_score_table(config, leaf):
-        args += ["--scores", score_table(config, proxy_seed(leaf))]
+        args += ["--scores", *(score_table(config, seed) for seed in read_seeds(leaf))]
     return args
 
 
@@ -198,10 +208,10 @@ def search_inputs(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> di
     leaf = Leaf.from_wildcards(wildcards)
     inputs = {"table": TABLE_FILES[leaf.space]}
     if get_method(leaf.method).uses_proxy:
-        inputs["batch"] = batch_file(config, proxy_seed(leaf))
+        inputs["batch"] = [batch_file(config, seed) for seed in read_seeds(leaf)]
         inputs["sources"] = SOURCES_STAMP
     if uses_score_table(config, leaf):
-        inputs["scores"] = score_table(config, proxy_seed(leaf))
+        inputs["scores"] = [score_table(config, seed) for seed in read_seeds(leaf)]
     return inputs
 
 
