@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +222,9 @@ def test_the_lane_builder_scores_whole_jobs_and_probes_reproducibility(mirror, n
     # On the CPU a score depends on nothing but its class: equal bits again, and in half-size stacks.
     assert probe["repeat_bitwise_equal"] and probe["half_stack_max_abs_diff"] == 0.0
     assert "finished 2 jobs (16 classes)" in (out / "build.log").read_text()
+    # Another replicate's build does not take these jobs.
+    assert main([*lanes, "--proxy-seed", "1", "--lanes", "1", "--limit", "3", "--resume", str(out / "jobs.tar"),
+                 "--out", str(tmp_path / "other")]) == 2  # fmt: skip
     # A later run keeps the finished jobs and adds the next one.
     more = tmp_path / "more"
     assert main([*lanes, "--lanes", "1", "--limit", "3", "--resume", str(out / "jobs.tar"), "--out", str(more)]) == 0
@@ -285,3 +290,26 @@ def test_proxy_replicates_have_their_own_tables_and_a_search_refuses_another_rep
     err = capsys.readouterr().err
     assert "no proxy in it has this search's identity (the closest differs in batch, preset, seed)" in err
     assert not (tmp_path / "run.json").exists()
+
+
+@pytest.mark.slow
+def test_the_prepared_gpu_script_builds_each_seeds_jobs_at_the_tiny_preset_on_the_cpu(mirror, nb201_h5, tmp_path) -> None:
+    """scripts/gpu_tables.sh as a device call runs it, on the CPU at the tiny preset: one job of each proxy seed."""
+    import subprocess
+    import tarfile
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(repo / "src"), "PRESET": "tiny", "DEVICE": "cpu", "LANES": "1", "STACK": "4",
+           "LIMIT": "1", "DEADLINE": "600", "TABLES": str(nb201_h5.parent), "BATCH_DIR": str(tmp_path / "proxy"),
+           "SOURCES": str(mirror)}  # fmt: skip
+    proc = subprocess.run(["bash", str(repo / "scripts/gpu_tables.sh"), str(tmp_path / "out"), "0", "2"], env=env,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for seed in (0, 2):
+        folder = tmp_path / "out" / f"seed{seed}"
+        assert f"proxy seed {seed}," in (folder / "build.log").read_text()
+        with tarfile.open(folder / "jobs.tar") as tar:
+            assert tar.getnames() == ["job-0000.h5"]
+            tar.extractall(tmp_path / f"jobs{seed}", filter="data")
+        table = ScoreTable.open(tmp_path / f"jobs{seed}" / "job-0000.h5")
+        assert {c.identity["seed"] for c in table.proxies.values()} == {seed} and table.rows == 8

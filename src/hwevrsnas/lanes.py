@@ -6,7 +6,7 @@ shuffled order so that whatever finishes before the deadline is a spread sample 
 processes (each one `hwevrsnas scores build --archs <job>` after another, in-process, so torch and CUDA
 start once per lane) share the device. At the end `build` writes to its output folder:
 
-- `nb201-<preset>.h5`, the merged table, when every job finished; else `jobs.tar` with the finished job
+- `nb201-<preset>-seed<J>.h5`, the merged table of proxy seed J, when every job finished; else `jobs.tar` with the finished job
   tables (each a valid table of its classes), which a later run continues with `resume`, so that short
   leases of a GPU add up to one table;
 - `probe.json`: one stack scored twice with the same stack size (equal bits: reproducible) and its
@@ -70,10 +70,12 @@ def device_description(device: str) -> str:
 
 def build(
     out: Path | str, *, preset: str, device: str, stack: int, stacks_per_job: int, lanes: int, deadline: float,
-    limit: int | None = None, tables: str = TABLES_DIR, batch_dir: str = BATCH_DIR, sources: str = SOURCES_DIR,
+    proxy_seed: int = 0, limit: int | None = None, tables: str = TABLES_DIR, batch_dir: str = BATCH_DIR, sources: str = SOURCES_DIR,
     resume: Sequence[Path | str] = (),
 ) -> None:  # fmt: skip
     """Score the jobs not kept from `resume` (the probe too on a first run) until the deadline; write to `out`."""
+    from hwevrsnas.errors import InputError
+    from hwevrsnas.scores import ScoreTable
     from hwevrsnas.spaces import get_space
 
     out = Path(out)
@@ -94,7 +96,7 @@ def build(
             archs = work / f"{name}.txt"
             archs.write_text("\n".join(space.arch_str(classes[r]) for r in rows) + "\n")
             tasks.append((name, [
-                "scores", "build", "--preset", preset, "--device", device, "--engine", "stacked",
+                "scores", "build", "--preset", preset, "--proxy-seed", str(proxy_seed), "--device", device, "--engine", "stacked",
                 "--batch-size", str(task_stack), "--archs", str(archs), "--cache", "", "--no-progress",
                 "--tables", str(tables), "--batch-dir", str(batch_dir), "--sources", str(sources),
                 "--out", str(work / f"{name}.h5"),
@@ -105,6 +107,11 @@ def build(
             with tarfile.open(path) as tar:
                 members = [m for m in tar.getmembers() if m.name.startswith("job-") and m.name.endswith(".h5")]
                 tar.extractall(work, members=members, filter="data")
+            for member in members:
+                seeds = {c.identity.get("seed") for c in ScoreTable.open(work / member.name).proxies.values()}
+                if seeds != {proxy_seed}:
+                    raise InputError(f"--resume {path}: {member.name} holds proxy seed(s) {sorted(map(str, seeds))}, "
+                                     f"not {proxy_seed}; resume a build with its own jobs.tar (--proxy-seed as then)")  # fmt: skip
             kept |= {Path(m.name).stem for m in members}
         if not resume:  # a resumed build already has its probe
             probe_rows = range(stack, 2 * stack)
@@ -116,7 +123,7 @@ def build(
             if f"job-{index:04d}" not in kept:
                 task(f"job-{index:04d}", rows, stack)
 
-        say(f"device: {device_description(device)}; preset {preset}, stack {stack}, lanes {lanes}")
+        say(f"device: {device_description(device)}; preset {preset}, proxy seed {proxy_seed}, stack {stack}, lanes {lanes}")
         say(f"{len(jobs)} jobs covering {sum(len(r) for r in jobs)} of {len(classes)} classes, {len(kept)} kept from "
             f"earlier runs, deadline {deadline:.0f} s")  # fmt: skip
         # Spawned, not forked: a forked child cannot use the CUDA a parent has started.
@@ -165,7 +172,7 @@ def build(
         if len(ok) == len(jobs) and limit is None:
             from hwevrsnas.cli import main as cli
 
-            cli(["scores", "merge", *(str(work / f"{name}.h5") for name in ok), "--out", str(out / f"nb201-{preset}.h5")])
+            cli(["scores", "merge", *(str(work / f"{name}.h5") for name in ok), "--out", str(out / f"nb201-{preset}-seed{proxy_seed}.h5")])
         else:
             with tarfile.open(out / "jobs.tar", "w") as tar:
                 for name in ok:

@@ -48,6 +48,8 @@ def add_parser(sub: Any) -> None:
     lanes = ssub.add_parser("lanes", help="build the whole NB201 table on one machine in parallel lanes under a deadline, "
                                           "resumable (hwevrsnas.lanes)")  # fmt: skip
     lanes.add_argument("--preset", default="paper", help="fidelity preset of the rsnas proxy (default: %(default)s)")
+    lanes.add_argument("--proxy-seed", type=int, default=0, metavar="J",
+                       help="the proxy's replicate (scores build --proxy-seed; default: %(default)s)")
     lanes.add_argument("--device", default="cuda", help="torch device (default: %(default)s)")
     lanes.add_argument("--stack", type=int, default=32, help="classes per stacked training step (default: %(default)s)")
     lanes.add_argument("--stacks-per-job", type=int, default=2, help="stacks per job (default: %(default)s)")
@@ -193,7 +195,7 @@ def run_lanes(args: argparse.Namespace) -> int:
 
     build(
         args.out, preset=args.preset, device=args.device, stack=args.stack, stacks_per_job=args.stacks_per_job,
-        lanes=args.lanes, deadline=args.deadline, limit=args.limit, tables=args.tables, batch_dir=args.batch_dir,
+        lanes=args.lanes, deadline=args.deadline, proxy_seed=args.proxy_seed, limit=args.limit, tables=args.tables, batch_dir=args.batch_dir,
         sources=args.sources, resume=args.resume,
     )  # fmt: skip
     return 0
