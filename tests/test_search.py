@@ -311,7 +311,8 @@ def test_fbnet_search_and_oracle(tables_dir: Path) -> None:
         ("--device", "tpu9", "valid devices: "),
         ("--metric", "power", "valid metrics: latency, energy"),
         ("--method", "darts",
-         "valid methods: hw-evrsnas, random, hw-evrsnas-params, hw-evrsnas-ens, rea-valid12, zc-synflow, zc-naswot"),
+         "valid methods: hw-evrsnas, random, hw-evrsnas-params, hw-evrsnas-mean, hw-evrsnas-ens, rea-valid12, "
+         "zc-synflow, zc-naswot"),
         ("--preset", "huge", "valid presets: paper, quick, quick-float32, tiny"),
         ("--penalty", "cubic", "valid forms: one_sided_normalised, two_sided, unnormalised"),
     ],
