@@ -14,7 +14,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 SNAKEFLAGS ?=
 
-.PHONY: install run dryrun report test test-fast test-slurm fetch tables bench clean
+.PHONY: install run dryrun report evidence test test-fast test-slurm fetch tables bench clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,11 @@ dryrun: install
 # A self-contained HTML report of the last run's tables and plots (run `make run` first).
 report: install
 	$(BIN)/snakemake --cores 1 --configfile=$(CONFIG) --report report.html $(SNAKEFLAGS)
+
+# The generated pages of docs/ (rules/evidence.smk): the evidence grid's tables, fidelity and figures, the pages
+# that read committed exports (docs/scores) where recomputing needs hours or a GPU, then the docs' generated regions.
+evidence: install
+	$(BIN)/snakemake --cores $(CORES) --configfile=config/presets/evidence.yaml evidence $(SNAKEFLAGS)
 
 test: install
 	$(BIN)/python -m pytest

@@ -5,6 +5,7 @@
 #   snakemake --profile profiles/slurm --configfile config/presets/paper.yaml
 #   snakemake --cores 2 results/slices/nb201_cifar10_fpga_latency.tsv   # one device's slice only
 #   snakemake --report report.html                        # = make report
+#   snakemake --cores 2 --configfile=config/presets/evidence.yaml evidence   # docs/ regenerated; = make evidence
 #
 # The grid logic lives in the package (hwevrsnas.workflow: layout, grid expansion, search
 # arguments, config checks, rule bodies), so it is unit-tested without Snakemake; rules/*.smk only
@@ -53,6 +54,7 @@ include: "rules/scores.smk"
 include: "rules/search.smk"
 include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"
+include: "rules/evidence.smk"
 
 
 localrules:
@@ -60,6 +62,9 @@ localrules:
     fetch,
     thresholds,
     slice,
+    evidence_table,
+    evidence_fidelity_full,
+    evidence,
 
 
 rule all:

@@ -3,7 +3,7 @@
 # after another, each by `hwevrsnas scores lanes` in lanes sharing the GPU under its share of the deadline,
 # resumable from the jobs.tar an earlier lease brought back. Tested on the CPU at the tiny preset
 # (tests/test_scores.py). What it writes under OUT comes back: per seed, OUT/seed<J>/nb201-<preset>-seed<J>.h5
-# when the table is whole, else OUT/seed<J>/jobs.tar, plus build.log; docs/scores/README.md says where they go.
+# when the table is whole, else OUT/seed<J>/jobs.tar, plus build.log (the score tables README says where they go).
 #
 #   PYTHONPATH=src bash scripts/gpu_tables.sh "$OUT" 2 3 4        # on the device machine; needs resources/tables
 #                                                                  # and resources/proxy (carried), no network

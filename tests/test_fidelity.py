@@ -118,16 +118,9 @@ def test_az_nas_column_ranks_flops_and_its_members_over_the_non_degenerate_class
 
 
 def test_the_paper_sample_nests_and_leaves_degenerate_classes_out(classes: pd.DataFrame) -> None:
-    """scripts/paper_sample.py grows its sample across sessions: a larger --n keeps every class of a smaller one."""
-    import sys
-    from pathlib import Path
+    """`hwevrsnas evidence paper-sample` grows its sample across sessions: a larger --n keeps every class of a smaller one."""
+    from hwevrsnas.analysis.paper_sample import sample_rows
 
-    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
-    sys.path.insert(0, scripts)
-    try:
-        from paper_sample import sample_rows
-    finally:
-        sys.path.remove(scripts)
     small, large = sample_rows(classes, 40, seed=0), sample_rows(classes, 300, seed=0)
     assert (large[:40] == small).all() and len(set(large)) == 300
     assert not classes["degenerate"].to_numpy()[large].any()

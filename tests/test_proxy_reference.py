@@ -84,6 +84,6 @@ def test_resnet20_on_lossless_foolbox_pngs(mirror: Path) -> None:
     model = load_reference(20, _checkpoint(mirror, 20))
     with torch.inference_mode():
         logits, taps = model.forward_with_taps(to_tensor(images))
-    # Measured with scripts/eval_references.py: ResNet-20 classifies all 20 correctly.
+    # Measured with `hwevrsnas evidence eval-references`: ResNet-20 classifies all 20 correctly.
     assert int((logits.argmax(dim=1).numpy() == labels).sum()) == 20
     assert all(torch.isfinite(tap).all() for tap in taps)

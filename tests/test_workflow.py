@@ -335,6 +335,21 @@ def test_dry_run_plans_the_grid(tmp_path):
     assert job_total(output(proc)) == expected_jobs(config)
 
 
+def test_dry_run_of_evidence_plans_every_page_of_docs(tmp_path):
+    # The pages that read committed exports find them where `make evidence` runs: the repository's docs/scores.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "scores").symlink_to(REPO / "docs" / "scores")
+    evidence = REPO / "config" / "presets" / "evidence.yaml"
+    proc = snakemake("-n", "--cores", "2", f"--configfile={evidence}", "evidence", workdir=tmp_path)
+    assert proc.returncode == 0, output(proc)
+    planned = dict(re.findall(r"^(evidence\w*)\s+(\d+)$", output(proc), re.M))
+    assert planned == {
+        "evidence": "1", "evidence_anytime": "1", "evidence_az_nas": "1", "evidence_ensemble": "1",
+        "evidence_fidelity_full": "3", "evidence_oracle_gap": "1", "evidence_paper_sample": "1", "evidence_table": "7",
+    }  # fmt: skip
+    assert "docs/evidence/oracle_gap.md" in output(proc) and "docs/ensemble/az_nas.md" in output(proc)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("profile", ["local", "slurm", "cluster-generic"])
 def test_dry_run_with_profile(tmp_path, profile):

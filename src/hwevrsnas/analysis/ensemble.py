@@ -160,7 +160,51 @@ def half_table(
     return pd.DataFrame(rows)
 
 
+def selection_markdown(selection: Selection, halves: pd.DataFrame, candidates: Sequence[str], counts: Mapping[str, int],
+                       command: str) -> str:
+    """The selection's page: the command, the split, the chosen weights, the best subsets and both halves' figures."""
+    trials = selection.trials
+    subsets = trials[trials["step"] == "subset"].sort_values("select_tau", ascending=False, kind="stable")
+    lines = [
+        f"    {command}",
+        "",
+        f"Split: the {counts['select']} select and {counts['report']} report classes of a permutation of the "
+        f"non-degenerate NB201 classes drawn with seed {SPLIT_SEED}. Candidates: {', '.join(candidates)}. "
+        f"{len(subsets)} subsets with equal weights, then one pass of weights in {list(WEIGHT_GRID)}; "
+        "truth: mean CIFAR-10 test accuracy (200 epochs) of each class's members.",
+        "",
+        "**Chosen** (select half only): " + ", ".join(f"`{n}` x {w:g}" for n, w in selection.weights.items()),
+        "",
+        "Best five subsets on the select half:",
+        "",
+        "| members | select tau |",
+        "|---|---:|",
+        *[f"| {row.members} | {row.select_tau:.4f} |" for row in subsets.head(5).itertuples()],
+        "",
+        "Each score on both halves (the report half was not seen by the selection). Per class: the class's mean "
+        "accuracy; per architecture: every member of the half's classes with its own accuracy and its class's score, "
+        "as whole-space figures in the literature count (AZ-NAS: tau 0.741, rho 0.913 over all 15,625):",
+        "",
+        "| score | half | n | tau C10 | rho C10 | tau C100 | rho C100 | tau IN16 | rho IN16 | tau C10, per architecture (n) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in halves.to_dict("records"):
+        cells = [r["score"], r["half"], str(r["n"])]
+        cells += [f"{r[f'{m} {d}']:.3f}" for d in ("cifar10", "cifar100", "ImageNet16-120") for m in ("tau", "rho")]
+        cells.append(f"{r['tau cifar10 architectures']:.3f} ({r['architectures']:,})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def published_ensemble_rows(chosen: np.ndarray, classes: pd.DataFrame, half: np.ndarray) -> list[list[Any]]:
+    """The published ensemble CSV's rows (index, arch, score, half) of every non-degenerate class."""
+    space = get_space("nb201")
+    reps = nb201.class_representatives()
+    return [[int(classes["index"].iloc[row]), space.arch_str(reps[row]), repr(float(chosen[row])), half[row]]
+            for row in np.flatnonzero(half != "")]  # fmt: skip
+
+
 __all__ = [
     "HALVES", "SPLIT_SEED", "WEIGHT_GRID", "Selection", "ensemble_scores", "half_table", "member_values",
-    "reference_rows", "select_ensemble", "split_halves", "tau",
+    "published_ensemble_rows", "reference_rows", "select_ensemble", "selection_markdown", "split_halves", "tau",
 ]  # fmt: skip

@@ -435,7 +435,21 @@ def plot_fidelity(
         return save_figure(fig, out_stem)
 
 
+def replot_anytime(table: Path | str, out_stem: Path | str) -> list[Path]:
+    """The anytime figure redrawn from the anytime table's Markdown, without the run files that made it.
+
+    The table does not print which methods had a trajectory: the ones without are the oracle and the
+    multi-threshold methods (search.methods), whose records hold none."""
+    from hwevrsnas.analysis.tables import read_markdown_table
+    from hwevrsnas.search.methods import METHODS
+
+    frame = read_markdown_table(table)
+    base = frame["method"].str.split(":").str[0]
+    frame["trajectory"] = [name != "oracle" and not METHODS[name].multi_threshold for name in base]
+    return plot_anytime(frame, out_stem)
+
+
 __all__ = [
-    "anytime_curve", "describe_proxy", "pareto_front", "plot_anytime", "plot_device", "plot_fidelity", "plot_front",
+    "anytime_curve", "describe_proxy", "pareto_front", "plot_anytime", "replot_anytime", "plot_device", "plot_fidelity", "plot_front",
     "plot_history", "representative_run", "save_figure", "style_of", "threshold_quantiles",
 ]  # fmt: skip

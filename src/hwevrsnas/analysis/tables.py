@@ -19,6 +19,7 @@ written as integers, missing values as "-", and no number in exponent notation a
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from pathlib import Path
@@ -605,8 +606,18 @@ def write_table(
     return [csv_path, md_path]
 
 
+def read_markdown_table(path: Path | str) -> pd.DataFrame:
+    """The first pipe table of a Markdown file (as `markdown` writes it) as a DataFrame ('-' cells missing)."""
+    lines = [line for line in Path(path).read_text().splitlines() if line.startswith("|")]
+    rows = [lines[0]] + [line for line in lines[2:]]
+    text = "\n".join(line.strip().strip("|") for line in rows)
+    frame = pd.read_csv(io.StringIO(text), sep="|", skipinitialspace=True, na_values=["-"])
+    frame.columns = [c.strip() for c in frame.columns]
+    return frame.apply(lambda column: column.str.strip() if pd.api.types.is_string_dtype(column) else column)
+
+
 __all__ = [
     "CROSS_HARDWARE", "DEFAULT_ENERGY", "PUBLISHED_SECONDS", "anytime_table", "benchmark_summary", "cost_sections",
     "cost_table", "device_table", "fronts_table", "is_count", "main_display", "main_table", "markdown",
-    "nine_constraints_table", "reach_table", "runs_of", "write_sections", "write_table",
+    "nine_constraints_table", "reach_table", "read_markdown_table", "runs_of", "write_sections", "write_table",
 ]  # fmt: skip

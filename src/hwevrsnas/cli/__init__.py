@@ -21,7 +21,9 @@ from typing import Sequence
 from hwevrsnas.errors import UserError
 
 # Subcommand modules in the order `hwevrsnas --help` lists them.
-COMMAND_MODULES = ("fetch", "tables", "query", "proxy", "scores", "search", "check", "front", "fidelity", "study", "aggregate")
+COMMAND_MODULES = (
+    "fetch", "tables", "query", "proxy", "scores", "search", "check", "front", "fidelity", "study", "aggregate", "evidence",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ plain proxy's, so the penalty keeps its scale. An architecture a member cannot s
 cell, non-finite value) gets the worst score.
 
 The members and weights (`ENSEMBLE_WEIGHTS`) were chosen from the full-space score tables on the
-`select` half of the NB201 classes only (`hwevrsnas.analysis.ensemble`, `scripts/select_ensemble.py`,
+`select` half of the NB201 classes only (`hwevrsnas.analysis.ensemble`, `hwevrsnas evidence select-ensemble`,
 docs/FIDELITY.md), and no accuracy enters the score. The representation-similarity proxy is a member
 by construction. Torch-free: the members are built by their own factories.
 """
@@ -31,7 +31,7 @@ from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.evaluator import Evaluator
 from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK, WORST_SCORE, ProxyResult
 
-# Chosen by `python scripts/select_ensemble.py` (docs/FIDELITY.md has its output): proxy name -> weight.
+# Chosen by `hwevrsnas evidence select-ensemble` (docs/FIDELITY.md has its output): proxy name -> weight.
 ENSEMBLE_WEIGHTS: dict[str, float] = {"rsnas": 1.0, "zc:flops": 1.0, "zc:meco": 2.0, "zc:naswot": 1.0}
 REQUIRED_MEMBER = "rsnas"
 

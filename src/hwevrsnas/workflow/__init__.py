@@ -6,7 +6,8 @@ The `Snakefile` and `rules/*.smk` only declare rules and call these modules:
 - `grid`: threshold labels, slices and leaves expanded from the config, and the targets;
 - `arguments`: a leaf's `hwevrsnas search` arguments and input files;
 - `checks`: the config checks the schema cannot express (run at parse time);
-- `steps`: the bodies of the `script:` rules.
+- `steps`: the bodies of the `script:` rules;
+- `evidence`: the pages of docs/ that `make evidence` writes, and their inputs.
 
 Importing this package does not import torch (the Snakefile imports it at parse time).
 """
@@ -25,6 +26,7 @@ from hwevrsnas.workflow.grid import (
     study_outputs, template_regex, threshold_cli_args, threshold_label, threshold_labels, threshold_targets, uses_proxy,
 )  # fmt: skip
 from hwevrsnas.workflow.layout import *  # noqa: F403 (the paths and wildcards the rules use)
+from hwevrsnas.workflow.evidence import *  # noqa: F403 (the pages of docs/ that rules/evidence.smk writes)
 from hwevrsnas.errors import UserError
 from hwevrsnas.plugins import use_plugins
 from hwevrsnas.workflow.steps import pins_digest, script_logging

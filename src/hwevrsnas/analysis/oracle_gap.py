@@ -1,8 +1,5 @@
 """Each search method's regret beside the proxy-oracle regret of its proxy (docs/SEARCH.md).
 
-    python scripts/oracle_gap.py --runs-dir results/runs \
-        --scores resources/scores/nb201-quick.h5 --out docs/evidence/oracle_gap.md
-
 The proxy-oracle regret of a setting is the regret of the feasible architecture with the best proxy
 score (analysis.fidelity.proxy_oracle_regret): what a perfect search with that proxy would return. A
 method's regret minus it is what its search adds. Proxies as the methods rank with them: the rsnas score;
@@ -13,8 +10,8 @@ the ensemble's own score. CIFAR-10 settings are judged on CIFAR-10 accuracy, CIF
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -25,20 +22,11 @@ from hwevrsnas.analysis.fidelity import with_rank_means
 from hwevrsnas.proxy.ensemble import ENSEMBLE_WEIGHTS
 from hwevrsnas.scores import ScoreTable
 from hwevrsnas.search.methods import METHODS
-from hwevrsnas.tables.store import NB201Table
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs-dir", default="results/runs")
-    parser.add_argument("--scores", nargs="+", required=True, help="complete score tables (rsnas and zero-cost)")
-    parser.add_argument("--tables", default="resources/tables")
-    parser.add_argument("--out", default="docs/evidence/oracle_gap.md")
-    args = parser.parse_args()
-
-    table = NB201Table.open(Path(args.tables) / "nb201.h5")
-    tables = [ScoreTable.open(path) for path in args.scores]
-    classes = class_frame(table)
+def method_oracle_gaps(runs_dir: Path | str, tables: Sequence[ScoreTable], nb201: Any, tables_dir: Path | str) -> pd.DataFrame:
+    """One row per dataset, method and proxy: answers, regret, proxy-oracle regret, the search's share."""
+    classes = class_frame(nb201)
     scores = proxy_scores(tables, len(classes))
     rsnas = next(label for label in scores.columns if label.startswith("rsnas:"))
     scores["params"] = classes["params"]
@@ -48,7 +36,7 @@ def main() -> None:
     proxy_of = {name: column.get(m.proxy, m.proxy) for name, m in METHODS.items() if m.proxy is not None}
     proxy_of = {name: proxy for name, proxy in proxy_of.items() if proxy in scores.columns}
 
-    runs = collect(find_run_files(args.runs_dir), nb201=Path(args.tables))
+    runs = collect(find_run_files(runs_dir), nb201=Path(tables_dir))
     runs = runs[(runs["space"] == "nb201") & runs["quantile"].notna()]
     parts = []
     for dataset, part in runs.groupby("dataset"):
@@ -56,22 +44,21 @@ def main() -> None:
         if dataset == "cifar10":
             slices = [s for s in slices if s in hwnasbench_slices()]
         quantiles = sorted({round(float(q), 6) for q in part["quantile"]})
-        oracle = proxy_oracle_regret(scores, classes, table, slices, quantiles, dataset=dataset)
+        oracle = proxy_oracle_regret(scores, classes, nb201, slices, quantiles, dataset=dataset)
         gap = oracle_gap_table(part, oracle, proxy_of)
         gap.insert(0, "dataset", dataset)
         parts.append(gap)
-    out = pd.concat(parts, ignore_index=True)
-    command = (f"python scripts/oracle_gap.py --runs-dir {args.runs_dir} --scores {' '.join(args.scores)} "
-               f"--tables {args.tables} --out {args.out}")  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def oracle_gap_markdown(gaps: pd.DataFrame, command: str) -> str:
+    """The page: the command, then one table row per dataset, method and proxy."""
     lines = [f"    {command}", "", "| dataset | method | proxy | answers | regret | proxy-oracle regret | search's share | "
              "answers at least as good as the proxy-oracle |", "|---|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for row in out.itertuples(index=False):
+    for row in gaps.itertuples(index=False):
         lines.append(f"| {row.dataset} | {row.method} | {row.proxy} | {row.answers} | {row.regret:.2f} | "
                      f"{row.proxy_oracle_regret:.2f} | {row.search_share:+.2f} | {row.at_least_oracle:.0%} |")  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
-    main()
+__all__ = ["method_oracle_gaps", "oracle_gap_markdown"]

@@ -18,14 +18,11 @@ that way (`architecture_weighted`), which is what a published figure should be c
 calibration table below it does the same for the table's #params over the whole space.
 
 The per-architecture scores go to OUT/scores.csv, written row by row; a rerun with the same
-arguments continues from it.
-
-    .venv/bin/python scripts/validate_zerocost.py --n 300 --seed 0 --out results/zerocost_validation --retime 30
+arguments continues from it (`hwevrsnas evidence validate-zerocost`).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -76,24 +73,6 @@ LABELS = {
 AZ = ("az_expressivity", "az_progressivity", "az_trainability")
 SINGLE = (*AZ, "flops", "meco", "zico", "params", "synflow", "naswot")
 TRANSFER = ("cifar100", "ImageNet16-120")
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=300, help="classes in the stratified sample")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the stratified sample")
-    parser.add_argument("--init-seed", type=int, default=0, help="torch.manual_seed before each network is built")
-    parser.add_argument("--table", default="resources/tables/nb201.h5")
-    parser.add_argument("--sources", default="resources/sources")
-    parser.add_argument("--batch-dir", default="resources/proxy")
-    parser.add_argument("--out", default="results/zerocost_validation")
-    parser.add_argument("--time-members", type=int, default=20,
-                        help="also time each AZ-NAS member alone (as the registered proxies run) on this many archs")
-    parser.add_argument("--retime", type=int, default=0,
-                        help="time every metric alone, one fresh network each (as the registered proxies run), on the "
-                             "first K archs of the sample, into OUT/timing.csv; the seconds column then comes from it")
-    parser.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the intervals")
-    return parser.parse_args(argv)
 
 
 def score_one(ops: np.ndarray, images: torch.Tensor, labels: torch.Tensor, init_seed: int, time_members: bool) -> dict:
@@ -224,13 +203,21 @@ def calibration(table: NB201Table, indices: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    out = Path(args.out)
+def validate_zerocost(
+    command: str, n: int = 300, seed: int = 0, init_seed: int = 0, table_path: str = "resources/tables/nb201.h5",
+    sources: str = "resources/sources", batch_dir: str = "resources/proxy", out_dir: str = "results/zerocost_validation",
+    time_members: int = 20, retime: int = 0, boot: int = 1000,
+) -> int:
+    """Score the sample (resuming OUT/scores.csv), then write OUT/table.md (headed by `command`) and correlations.csv.
+
+    `time_members`: also time each AZ-NAS member alone (as the registered proxies run) on this many archs;
+    `retime`: time every metric alone, one fresh network each, on the first K archs of the sample, into
+    OUT/timing.csv, from which the seconds column then comes."""
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table = NB201Table.open(args.table)
-    indices = stratified_sample(table, args.n, args.seed)
-    batch = load_or_build_batch(get_preset("quick"), Path(args.sources), Path(args.batch_dir))
+    table = NB201Table.open(table_path)
+    indices = stratified_sample(table, n, seed)
+    batch = load_or_build_batch(get_preset("quick"), Path(sources), Path(batch_dir))
     images, labels = batch.images, batch.labels
     path = out / "scores.csv"
     done = pd.read_csv(path) if path.is_file() else pd.DataFrame()
@@ -249,18 +236,18 @@ def main(argv: list[str] | None = None) -> int:
                    "representative": nb201.ops_to_arch(ops)}
             for dataset in ("cifar10", *TRANSFER):
                 row[f"acc_{dataset}"] = float(table.accuracy(int(index), dataset))
-            row.update(score_one(ops, images, labels, args.init_seed, position < args.time_members))
+            row.update(score_one(ops, images, labels, init_seed, position < time_members))
             rows.append(row)
             pd.DataFrame(rows).to_csv(path, index=False)
             print(f"[{len(rows)}/{len(indices)}] {row['arch']} az={row['seconds_az_nas']:.2f}s "
                   f"elapsed {time.perf_counter() - start:.0f}s", flush=True)
     frame = pd.DataFrame(rows).set_index("index").loc[indices].reset_index()
-    timing_note = f"the {len(frame)} scoring runs (AZ-NAS members alone: the first {args.time_members})"
-    if args.retime:
+    timing_note = f"the {len(frame)} scoring runs (AZ-NAS members alone: the first {time_members})"
+    if retime:
         with pinned_threads():
             timing = pd.DataFrame([
-                {"index": int(i), **time_alone(nb201.representative(table.ops[i]), images, labels, args.init_seed)}
-                for i in indices[: args.retime]
+                {"index": int(i), **time_alone(nb201.representative(table.ops[i]), images, labels, init_seed)}
+                for i in indices[: retime]
             ])  # fmt: skip
         timing.to_csv(out / "timing.csv", index=False)
     if (out / "timing.csv").is_file():
@@ -270,13 +257,13 @@ def main(argv: list[str] | None = None) -> int:
         frame = frame.merge(timing, on="index", how="left")
     degenerate_ops = np.zeros(nb201.NUM_EDGES, dtype=np.uint8)  # the all-'none' cell stands for every degenerate one
     with pinned_threads():
-        degenerate = score_one(degenerate_ops, images, labels, args.init_seed, False)
+        degenerate = score_one(degenerate_ops, images, labels, init_seed, False)
     weighted = architecture_weighted(table, frame, degenerate)
-    text, numbers = summarise(frame, weighted, args.boot)
-    command = "    .venv/bin/python scripts/validate_zerocost.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text, numbers = summarise(frame, weighted, boot)
+    command = f"    {command}"
     header = (
-        f"NB201 / CIFAR-10, stratified sample of {len(frame)} non-degenerate classes (seed {args.seed}), "
-        f"networks C=16 N=5 after torch.manual_seed({args.init_seed}), quick-preset proxy batch "
+        f"NB201 / CIFAR-10, stratified sample of {len(frame)} non-degenerate classes (seed {seed}), "
+        f"networks C=16 N=5 after torch.manual_seed({init_seed}), quick-preset proxy batch "
         f"({images.shape[0]} images, {batch.checksum[:12]}), platform {platform('cpu')}, one thread.\n"
         f"Intervals: 95 % percentile bootstrap over the sample. Seconds: median over {timing_note}, "
         "on a shared, loaded CPU. Transfer columns: Kendall tau against the "
@@ -289,5 +276,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["LABELS", "PUBLISHED", "architecture_weighted", "calibration", "summarise", "validate_zerocost"]

@@ -1,0 +1,358 @@
+"""`hwevrsnas evidence <step>`: the research steps behind the generated pages of docs/ (`make evidence` runs them).
+
+Each step writes the files it is given (no default names a page of docs/: the caller, usually rules/evidence.smk,
+passes the paths) and heads a Markdown page with the command that made it, so that a page says how to remake it.
+Steps that need hours of training or a GPU read committed tables or exports when told to (paper-sample
+--published) instead of recomputing them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from hwevrsnas.paths import BATCH_DIR, SOURCES_DIR, TABLES_DIR
+
+PROG = "hwevrsnas evidence"
+
+
+def add_parser(sub: Any) -> None:
+    """Register the subcommand and its steps."""
+    evidence = sub.add_parser("evidence", help="the research steps behind the generated pages of docs/")
+    steps = evidence.add_subparsers(dest="evidence_step", required=True, metavar="STEP")
+
+    p = steps.add_parser("paper-sample", help="the `paper` preset on a random sample of NB201 classes, beside `quick`")
+    p.add_argument("--n", type=int, default=300, help="classes in the sample (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and the bootstrap (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=24, help="classes per build (each keeps its scores in the cache)")
+    p.add_argument("--workers", type=int, default=2, help="scoring processes (default: %(default)s)")
+    p.add_argument("--deadline-minutes", type=float, default=None, help="start no batch after this")
+    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    p.add_argument("--quick", required=True, help="the published whole-space `quick` export (CSV)")
+    p.add_argument("--zerocost", required=True, help="the published whole-space zero-cost export (CSV)")
+    p.add_argument("--extra", required=True, help="the published export with AZ-NAS's members (CSV)")
+    p.add_argument("--table", default="resources/scores/nb201-paper-sample.h5", help="the sample's score table to write")
+    p.add_argument("--published", help="score nothing: read the sample's published export (CSV) instead of --table")
+    p.add_argument("--platform", help="with --published: the platform its table recorded (an export does not keep it)")
+    p.add_argument("--out", required=True, help="folder of fidelity.csv and summary.md")
+    p.set_defaults(func=run_paper_sample)
+
+    p = steps.add_parser("select-ensemble", help="choose hw-evrsnas-ens's members and weights on half of the classes")
+    p.add_argument("--scores", nargs="+", required=True,
+                   help="complete NB201 score tables (rsnas and zero-cost; .h5, or their exports: .csv)")
+    p.add_argument("--preset-of-csv", help="the preset of an rsnas export in --scores (an export does not keep it)")
+    p.add_argument("--tables", default=TABLES_DIR, help="folder with nb201.h5 (default: %(default)s)")
+    p.add_argument("--out", required=True, help="folder of selection.csv, halves.csv and ensemble.md")
+    p.add_argument("--csv", required=True, help="the ensemble's published score of every non-degenerate class")
+    p.add_argument("--candidates", nargs="*", help="proxy names to choose from (default: every proxy of the tables)")
+    p.set_defaults(func=run_select_ensemble)
+
+    p = steps.add_parser("compare-az-nas", help="hw-evrsnas-ens against AZ-NAS on the same classes")
+    p.add_argument("--scores", nargs="+", required=True,
+                   help="complete score tables (.h5) or their exports (.csv) with the AZ-NAS members")
+    p.add_argument("--ens", required=True, help="the ensemble's published CSV (select-ensemble --csv)")
+    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    p.add_argument("--platform-of-csv", help="the platform the exports' tables recorded (an export does not keep it)")
+    p.add_argument("--out", required=True, help="the Markdown page")
+    p.set_defaults(func=run_compare_az_nas)
+
+    p = steps.add_parser("compare-platforms", help="a score table built here against an export built elsewhere")
+    p.add_argument("--table", required=True, help="a complete score table with an rsnas column, built here")
+    p.add_argument("--csv", required=True, help="`hwevrsnas scores export` of a table built on another machine")
+    p.add_argument("--platform-of-csv", required=True, help="the platform the CSV's table recorded")
+    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    p.add_argument("--out", required=True, help="the Markdown page")
+    p.set_defaults(func=run_compare_platforms)
+
+    p = steps.add_parser("oracle-gap", help="each method's regret beside the proxy-oracle regret of its proxy")
+    p.add_argument("--runs-dir", default="results/runs", help="the workflow's run files (default: %(default)s)")
+    p.add_argument("--scores", nargs="+", required=True, help="complete score tables (rsnas and zero-cost)")
+    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    p.add_argument("--out", required=True, help="the Markdown page")
+    p.set_defaults(func=run_oracle_gap)
+
+    p = steps.add_parser("paper-preset-searches", help="hw-evrsnas at the `paper` preset on one device, beside `quick`")
+    p.add_argument("--device", default="edgegpu")
+    p.add_argument("--metric", default="latency")
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quantiles", type=float, nargs="+", default=None, help="threshold quantiles (default: 0.1 ... 0.9)")
+    p.add_argument("--threads", type=int, default=1, help="processes that score a generation's new classes")
+    p.add_argument("--runs", type=Path, required=True, help="folder of the result files (and the paper score cache)")
+    p.add_argument("--scores", nargs="*", default=[], help="score tables for the quick searches")
+    p.add_argument("--out", type=Path, required=True, help="the Markdown table (with this command)")
+    p.set_defaults(func=run_paper_preset_searches)
+
+    p = steps.add_parser("replot-anytime", help="redraw the anytime figure from a published anytime table")
+    p.add_argument("--table", required=True, help="the anytime table's Markdown (results/tables/anytime.md)")
+    p.add_argument("--out", required=True, help="figure stem (.png and .pdf are written)")
+    p.set_defaults(func=run_replot_anytime)
+
+    p = steps.add_parser("check-zerocost-naslib", help="our zero-cost scores against NASLib's archived ones")
+    p.add_argument("--mirror", type=Path, default=os.environ.get("HWEVRSNAS_MIRROR"), help="data mirror directory")
+    p.add_argument("--limit", type=int, default=None, help="only the first N architectures (quick run)")
+    p.add_argument("--batch-size", type=int, default=32, help="images in the batch (NASLib used 32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the image draw and of every network init")
+    p.add_argument("--metrics", default=None, help="comma-separated subset of synflow,naswot,grad_norm,snip,params,flops")
+    p.add_argument("--out", type=Path, default=None, help="also write per-architecture scores to this CSV")
+    p.set_defaults(func=run_check_zerocost_naslib)
+
+    p = steps.add_parser("validate-zerocost", help="the extra zero-cost proxies on a stratified sample of NB201 classes")
+    p.add_argument("--n", type=int, default=300, help="classes in the stratified sample")
+    p.add_argument("--seed", type=int, default=0, help="seed of the stratified sample")
+    p.add_argument("--init-seed", type=int, default=0, help="torch.manual_seed before each network is built")
+    p.add_argument("--table", default=f"{TABLES_DIR}/nb201.h5")
+    p.add_argument("--sources", default=SOURCES_DIR)
+    p.add_argument("--batch-dir", default=BATCH_DIR)
+    p.add_argument("--out", default="results/zerocost_validation")
+    p.add_argument("--time-members", type=int, default=20,
+                   help="also time each AZ-NAS member alone (as the registered proxies run) on this many archs")
+    p.add_argument("--retime", type=int, default=0,
+                   help="time every metric alone, one fresh network each (as the registered proxies run), on the "
+                        "first K archs of the sample, into OUT/timing.csv; the seconds column then comes from it")
+    p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the intervals")
+    p.set_defaults(func=run_validate_zerocost)
+
+    p = steps.add_parser("eval-references", help="the pretrained CIFAR ResNets on the mirror's test images")
+    p.add_argument("--mirror", type=Path, default=os.environ.get("HWEVRSNAS_MIRROR"), help="data mirror directory")
+    p.set_defaults(func=run_eval_references)
+
+    p = steps.add_parser("embed", help="copy the generated pages into the generated regions of README.md and docs/")
+    p.add_argument("--root", type=Path, default=Path("."), help="the repository (default: the working directory)")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a doc is out of date")
+    p.set_defaults(func=run_embed)
+
+
+def _command(step: str, *parts: Any) -> str:
+    """The command line a page is headed with: `hwevrsnas evidence STEP` and the given options."""
+    return " ".join([PROG, step, *(str(part) for part in parts if part != "")])
+
+
+def _nb201(tables: str) -> Any:
+    from hwevrsnas.tables.store import NB201Table
+
+    return NB201Table.open(Path(tables) / "nb201.h5")
+
+
+def run_paper_sample(args: argparse.Namespace) -> int:
+    """Score the sample (or read its published export), then write its fidelity and summary."""
+    from hwevrsnas.analysis import paper_sample
+    from hwevrsnas.analysis.fidelity import class_frame
+    from hwevrsnas.analysis.published import export_table
+    from hwevrsnas.atomic import write_text
+    from hwevrsnas.errors import UserError
+    from hwevrsnas.scores import ScoreTable
+
+    classes = class_frame(_nb201(args.tables))
+    rows = paper_sample.sample_rows(classes, args.n, args.seed)
+    if args.published:
+        if not args.platform:
+            raise UserError("--published needs --platform: the platform the sample's table recorded")
+        table = export_table(args.published, classes, args.platform, preset="paper")
+        rows = rows[: table.rows]
+        if set(table.positions.tolist()) != set(rows.tolist()):
+            raise UserError(f"{args.published} does not hold the first {table.rows} classes of the sample drawn with "
+                            f"seed {args.seed}; give the --seed it was drawn with")  # fmt: skip
+        source = f"--published {args.published} --platform {args.platform}"
+    else:
+        rows = paper_sample.score_sample(rows, Path(args.table), args.batch, args.workers, args.tables, args.deadline_minutes)
+        table = ScoreTable.open(args.table)
+        source = f"--workers {args.workers} --table {args.table}"
+    fidelity, scores = paper_sample.sample_fidelity(table, rows, classes, args.quick, args.zerocost, args.extra, args.seed)
+    out = Path(args.out)
+    write_text(out / "fidelity.csv", fidelity.to_csv(index=False, float_format="%.6g"))
+    command = _command("paper-sample", f"--n {len(rows)} --seed {args.seed}", source,
+                       f"--quick {args.quick} --zerocost {args.zerocost} --extra {args.extra} --out {args.out}")  # fmt: skip
+    write_text(out / "summary.md", paper_sample.summary_markdown(command, fidelity, scores, table, rows, args.seed))
+    print(f"{len(rows)} classes -> {out / 'summary.md'}")
+    return 0
+
+
+def run_select_ensemble(args: argparse.Namespace) -> int:
+    """Choose the ensemble on the select half; write the trials, both halves' figures, the page and the scores CSV.
+
+    Exits 1 when the chosen weights differ from `proxy.ensemble.ENSEMBLE_WEIGHTS` (the code's source of the
+    method's weights): update them, rerun."""
+    import csv
+    import io
+
+    import numpy as np
+
+    from hwevrsnas.analysis import ensemble
+    from hwevrsnas.analysis.fidelity import class_frame
+    from hwevrsnas.atomic import write_text
+    from hwevrsnas.analysis.published import open_tables
+    from hwevrsnas.proxy.ensemble import ENSEMBLE_WEIGHTS, REQUIRED_MEMBER
+
+    nb201_table = _nb201(args.tables)
+    classes = class_frame(nb201_table)
+    tables = open_tables(args.scores, classes, preset=args.preset_of_csv)
+    values = ensemble.member_values(tables, len(classes))
+    candidates = args.candidates or [REQUIRED_MEMBER, *sorted(c for c in values.columns if c != REQUIRED_MEMBER)]
+    half = ensemble.split_halves(classes["degenerate"].to_numpy())
+    selection = ensemble.select_ensemble(values, classes["cifar10"].to_numpy(), half == "select", candidates)
+    chosen = ensemble.ensemble_scores(values, selection.weights)
+
+    out = Path(args.out)
+    write_text(out / "selection.csv", selection.trials.to_csv(index=False, float_format="%.6f"))
+    columns = {"ensemble (chosen)": chosen}
+    # Ablation, not part of the choice: the same members and weights without the representation-similarity score.
+    without = {name: w for name, w in selection.weights.items() if name != REQUIRED_MEMBER}
+    if without:
+        columns[f"ensemble without {REQUIRED_MEMBER} (ablation)"] = ensemble.ensemble_scores(values, without)
+    columns.update({name: values[name].to_numpy() for name in candidates})
+    halves = ensemble.half_table(columns, classes, half, nb201_table)
+    write_text(out / "halves.csv", halves.to_csv(index=False, float_format="%.6f"))
+    counts = {which: int(np.count_nonzero(half == which)) for which in ensemble.HALVES}
+    preset = f"--preset-of-csv {args.preset_of_csv}" if args.preset_of_csv else ""
+    command = _command("select-ensemble", "--scores", *args.scores, preset,
+                       f"--tables {args.tables} --out {args.out} --csv {args.csv}")  # fmt: skip
+    page = ensemble.selection_markdown(selection, halves, candidates, counts, command)
+    write_text(out / "ensemble.md", page)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["index", "arch", "score", "half"])
+    writer.writerows(ensemble.published_ensemble_rows(chosen, classes, half))
+    write_text(Path(args.csv), buffer.getvalue())
+    print(page)
+    if selection.weights != ENSEMBLE_WEIGHTS:
+        print(f"chosen weights {selection.weights} differ from proxy.ensemble.ENSEMBLE_WEIGHTS {ENSEMBLE_WEIGHTS}: "
+              "update them and rerun", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+def run_compare_az_nas(args: argparse.Namespace) -> int:
+    """Write the comparison page."""
+    import pandas as pd
+
+    from hwevrsnas.analysis.az_nas import az_nas_comparison
+    from hwevrsnas.analysis.fidelity import class_frame
+    from hwevrsnas.analysis.published import open_tables
+    from hwevrsnas.atomic import write_text
+
+    nb201 = _nb201(args.tables)
+    classes = class_frame(nb201)
+    tables = open_tables(args.scores, classes, args.platform_of_csv)
+    platform = f"--platform-of-csv {args.platform_of_csv}" if args.platform_of_csv else ""
+    command = _command("compare-az-nas", "--scores", *args.scores, platform, f"--ens {args.ens} --out {args.out}")
+    text = az_nas_comparison(tables, pd.read_csv(args.ens), classes, nb201, command)
+    write_text(Path(args.out), text)
+    print(text)
+    return 0
+
+
+def run_compare_platforms(args: argparse.Namespace) -> int:
+    """Write the platform comparison page."""
+    import pandas as pd
+
+    from hwevrsnas.analysis.fidelity import class_frame
+    from hwevrsnas.analysis.platforms import platform_comparison
+    from hwevrsnas.analysis.tables import markdown
+    from hwevrsnas.atomic import write_text
+    from hwevrsnas.scores import ScoreTable
+
+    classes = class_frame(_nb201(args.tables))
+    frame = platform_comparison(ScoreTable.open(args.table), pd.read_csv(args.csv), args.platform_of_csv, classes, args.csv)
+    command = _command("compare-platforms", f"--table {args.table} --csv {args.csv}",
+                       f"--platform-of-csv {args.platform_of_csv} --out {args.out}")  # fmt: skip
+    text = f"    {command}\n\n" + markdown(frame, ".4g", counts=[])
+    write_text(Path(args.out), text)
+    print(text)
+    return 0
+
+
+def run_oracle_gap(args: argparse.Namespace) -> int:
+    """Write the oracle-gap page."""
+    from hwevrsnas.analysis.oracle_gap import method_oracle_gaps, oracle_gap_markdown
+    from hwevrsnas.atomic import write_text
+    from hwevrsnas.scores import ScoreTable
+
+    gaps = method_oracle_gaps(args.runs_dir, [ScoreTable.open(p) for p in args.scores], _nb201(args.tables), args.tables)
+    command = _command("oracle-gap", f"--runs-dir {args.runs_dir} --scores", *args.scores,
+                       f"--tables {args.tables} --out {args.out}")  # fmt: skip
+    text = oracle_gap_markdown(gaps, command)
+    write_text(Path(args.out), text)
+    print(text, end="")
+    return 0
+
+
+def run_paper_preset_searches(args: argparse.Namespace) -> int:
+    """Run the missing searches, then write the page."""
+    from hwevrsnas.analysis.paper_preset import QUANTILES, PaperPresetSearches, paper_preset_markdown
+    from hwevrsnas.atomic import write_text
+
+    quantiles = list(args.quantiles or QUANTILES)
+    searches = PaperPresetSearches(args.runs, args.device, args.metric, args.dataset, args.seed, quantiles, args.threads,
+                                   list(args.scores))  # fmt: skip
+    command = _command(
+        "paper-preset-searches", f"--device {args.device} --metric {args.metric} --seed {args.seed}",
+        "--quantiles", *quantiles, f"--threads {args.threads} --runs {args.runs}",
+        *(["--scores", *args.scores] if args.scores else []), f"--out {args.out}",
+    )  # fmt: skip
+    text = paper_preset_markdown(searches, command)
+    write_text(args.out, text)
+    print(text, end="")
+    return 0
+
+
+def run_replot_anytime(args: argparse.Namespace) -> int:
+    """Redraw the figure."""
+    from hwevrsnas.analysis.plots import replot_anytime
+
+    for path in replot_anytime(args.table, args.out):
+        print(path)
+    return 0
+
+
+def run_check_zerocost_naslib(args: argparse.Namespace) -> int:
+    """Score NASLib's architectures and print the comparison."""
+    from hwevrsnas.errors import UserError
+    from hwevrsnas.validation.naslib import METRICS, check_against_naslib
+
+    if args.mirror is None:
+        raise UserError("give --mirror or set HWEVRSNAS_MIRROR")
+    metrics = [m.strip() for m in (args.metrics or ",".join(METRICS)).split(",") if m.strip()]
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise UserError(f"unknown metrics {unknown}; valid: {', '.join(METRICS)}")
+    check_against_naslib(Path(args.mirror), metrics, args.limit, args.batch_size, args.seed, args.out)
+    return 0
+
+
+def run_validate_zerocost(args: argparse.Namespace) -> int:
+    """Score the stratified sample and write its correlation table."""
+    from hwevrsnas.validation.zerocost import validate_zerocost
+
+    options = {"--n": args.n, "--seed": args.seed, "--init-seed": args.init_seed, "--table": args.table,
+               "--sources": args.sources, "--batch-dir": args.batch_dir, "--out": args.out,
+               "--time-members": args.time_members, "--retime": args.retime, "--boot": args.boot}  # fmt: skip
+    command = _command("validate-zerocost", *(f"{name} {shlex.quote(str(value))}" for name, value in options.items()))
+    return validate_zerocost(command, args.n, args.seed, args.init_seed, args.table, args.sources, args.batch_dir,
+                             args.out, args.time_members, args.retime, args.boot)  # fmt: skip
+
+
+def run_eval_references(args: argparse.Namespace) -> int:
+    """Evaluate every reference depth and print the table."""
+    from hwevrsnas.errors import UserError
+    from hwevrsnas.validation.references import evaluate_references
+
+    if args.mirror is None:
+        raise UserError("give --mirror or set HWEVRSNAS_MIRROR")
+    evaluate_references(Path(args.mirror))
+    return 0
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    """Rewrite the docs, or with --check report the ones that would change."""
+    from hwevrsnas.embed import embed
+
+    stale = embed(args.root.resolve(), check=args.check)
+    if args.check and stale:
+        print("out of date: " + ", ".join(stale) + f"; run {PROG} embed (or make evidence)", file=sys.stderr)
+        return 1
+    return 0
