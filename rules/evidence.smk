@@ -129,6 +129,8 @@ rule evidence_anytime:
     output:
         f"{W.ANYTIME_FIGURE}.png",
         f"{W.ANYTIME_FIGURE}.pdf",
+        f"{W.ANYTIME_FIGURE}-column.png",
+        f"{W.ANYTIME_FIGURE}-column.pdf",
     params:
         out=lambda wc, output: os.path.splitext(output[0])[0],
     conda:

@@ -24,7 +24,7 @@ from hwevrsnas.analysis.report import aggregate
 from hwevrsnas.cli import aggregate as aggregate_cli
 from hwevrsnas.analysis.statistics import bootstrap_ci, paired_comparisons, wilcoxon_p
 from hwevrsnas.analysis.tables import PUBLISHED_SECONDS, cost_table, device_table, main_table, markdown, write_table
-from hwevrsnas.search.result import load_result, timing_path
+from hwevrsnas.search.record import load_result, timing_path
 
 DEVICES = ("fpga", "eyeriss")
 SEEDS = (0, 1, 2)
@@ -36,7 +36,8 @@ def runs(nb201, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """18 run files, 2 devices x 3 methods x 3 seeds at the median latency: runs/<device>/<method>/seed<k>.json."""
     from hwevrsnas.search.costs import CostModel
     from hwevrsnas.search.config import GAConfig
-    from hwevrsnas.search.result import Setting, run_search, write_result
+    from hwevrsnas.search.record import Setting, write_result
+    from hwevrsnas.search.run import run_search
 
     root = tmp_path_factory.mktemp("analysis") / "runs"
     for device in DEVICES:
@@ -348,7 +349,28 @@ def test_the_anytime_plot_draws_answers_without_a_trajectory_as_levels_and_names
     assert set(lines) == {"ga", "multi"}
     assert lines["ga"].get_marker() != "None" and lines["multi"].get_linestyle() == "--"
     assert lines["multi"].get_marker() == "None" and "no trajectory" in lines["multi"].get_label()
-    assert ax.get_ylim()[1] == pytest.approx(4.5 * 1.05) and "far 8.50" in ax.get_title()
+    assert ax.get_ylim()[1] == pytest.approx(4.5 * 1.05) and any("far 8.50" in t.get_text() for t in ax.texts)
+
+
+def test_the_anytime_figure_has_one_panel_per_kind_of_proxy_at_two_widths(tmp_path: Path, monkeypatch) -> None:
+    from hwevrsnas.analysis import plots
+
+    methods = ["hw-evrsnas:quick", "random:quick", "hw-evrsnas-ens:quick", "zc-params:quick", "oracle"]
+    assert plots.anytime_panels(methods) == [
+        ("the faithful score", ["hw-evrsnas:quick", "random:quick"]),
+        ("variants of the score", ["hw-evrsnas:quick", "hw-evrsnas-ens:quick"]),
+        ("other proxies, baselines", ["zc-params:quick", "oracle"]),
+    ]
+    frame = pd.DataFrame([{"method": m, "budget": b, "n": 9, "regret_penalised_mean": 1.0, "regret_penalised_lo": 0.5,
+                           "regret_penalised_hi": 1.5, "trajectory": m != "oracle"} for m in methods for b in (25, 100)])  # fmt: skip
+    saved = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, stem: saved.setdefault(Path(stem).name, fig) and [])
+    plots.plot_anytime(frame, tmp_path / "anytime")
+    assert set(saved) == {"anytime", "anytime-column"}
+    wide, narrow = saved["anytime"], saved["anytime-column"]
+    assert len(wide.axes) == len(narrow.axes) == 3
+    assert wide.get_size_inches()[0] == plots.TWO_COLUMNS and narrow.get_size_inches()[0] == plots.ONE_COLUMN
+    assert [len(ax.get_lines()) for ax in wide.axes] == [2, 2, 2]
 
 
 # ---- multi-threshold runs --------------------------------------------------------------------------------
@@ -363,7 +385,8 @@ def mixed(nb201, tmp_path_factory: pytest.TempPathFactory) -> Path:
     thresholds) beside hw-evrsnas, random and the oracle (one run per threshold): mixed/<method>/<q>/seed<k>.json."""
     from hwevrsnas.search.config import GAConfig
     from hwevrsnas.search.costs import CostModel
-    from hwevrsnas.search.result import MultiSetting, Setting, run_multi_search, run_search, write_result
+    from hwevrsnas.search.record import MultiSetting, Setting, write_result
+    from hwevrsnas.search.run import run_multi_search, run_search
 
     root = tmp_path_factory.mktemp("mixed") / "runs"
     model = CostModel.nb201(nb201, "cifar10", "fpga", "latency")
@@ -437,7 +460,7 @@ def test_a_multi_run_is_one_row_per_answer_rederived_from_its_record(mixed_files
 def test_an_infeasible_multi_answer_is_penalised_from_the_table(
     nb201, nb201_h5: Path, mixed_files: list[Path], tmp_path: Path
 ) -> None:
-    from hwevrsnas.search.result import write_result
+    from hwevrsnas.search.record import write_result
 
     path, record = next(iter(_multi_records(mixed_files, "mo-hdnas").items()))
     answer = record["answers"][0]

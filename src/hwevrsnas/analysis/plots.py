@@ -325,48 +325,92 @@ def plot_history(
         return save_figure(fig, out_stem)
 
 
+# The anytime figure's panels, one idea each: which proxy a method searches with decides its panel.
+ANYTIME_PANELS = (
+    ("the faithful score", ("rsnas",)),
+    ("variants of the score", ("rsnas+params", "ens", "rsnas-mean")),
+    ("other proxies, baselines", None),
+)
+ANYTIME_REFERENCE = "hw-evrsnas"
+# Paper widths in inches: a two-column figure (panels side by side) and a one-column one (panels stacked).
+TWO_COLUMNS, ONE_COLUMN = 7.0, 3.4
+
+
+def anytime_panels(methods: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """(title, method labels) of each non-empty panel; a label is `method[:preset]`, an unregistered method goes to
+    the last panel, and the faithful hw-evrsnas is repeated in the variants' panel as their reference."""
+    from hwevrsnas.search.methods import METHODS
+
+    def proxy_of(label: str) -> str | None:
+        name = label.split(":")[0]
+        return METHODS[name].proxy if name in METHODS else None
+
+    known = {proxy for _, group in ANYTIME_PANELS for proxy in group or ()}
+    panels = []
+    for title, proxies in ANYTIME_PANELS:
+        members = [m for m in methods if (proxy_of(m) in proxies if proxies else proxy_of(m) not in known)]
+        if members and proxies and "rsnas" not in proxies:
+            members = [m for m in methods if m.split(":")[0] == ANYTIME_REFERENCE] + members
+        if members:
+            panels.append((title, members))
+    return panels
+
+
 def plot_anytime(anytime: pd.DataFrame, out_stem: Path | str) -> list[Path]:
-    """Mean penalised regret at each budget per method, with its bootstrap 95 % interval (the anytime table).
+    """Mean penalised regret at each budget per method, with its 95 % interval (the anytime table), in small
+    multiples (ANYTIME_PANELS), twice: `<stem>` two columns wide, `<stem>-column` one column wide.
 
     A method without a trajectory (`trajectory` False: the oracle, multi-threshold runs) has one answer whatever the
-    budget: a dashed level without markers or band. The y axis spans the methods with a trajectory; a level above it
-    is named at the top instead of stretching the axis."""
+    budget: a dashed level without markers or band. The panels share a y axis spanning the methods with a
+    trajectory; a level above it is named in its panel instead of stretching the axis."""
+    stem = Path(out_stem)
+    paths = _anytime_figure(anytime, stem, TWO_COLUMNS, side_by_side=True)
+    return paths + _anytime_figure(anytime, stem.with_name(f"{stem.name}-column"), ONE_COLUMN, side_by_side=False)
+
+
+def _anytime_figure(anytime: pd.DataFrame, out_stem: Path, width: float, side_by_side: bool) -> list[Path]:
     import matplotlib
 
     styles = style_of(list(anytime["method"]))
     traced = anytime["trajectory"] if "trajectory" in anytime else pd.Series(True, index=anytime.index)
+    panels = anytime_panels(sorted(set(anytime["method"])))
+    top = float(anytime.loc[traced, "regret_penalised_hi"].max()) if traced.any() else None
+    counts = set(anytime["n"].astype(int))
     with matplotlib.rc_context(STYLE):
-        fig = _figure(7.2, 3.8)
-        ax = fig.subplots()
-        top = float(anytime.loc[traced, "regret_penalised_hi"].max()) if traced.any() else None
-        off_scale = []
-        for label, part in anytime.groupby("method", sort=True):
-            part = part.sort_values("budget")
-            color, marker = styles[label]
-            n = int(part["n"].iloc[0])
-            if traced[part.index].all():
-                ax.plot(part["budget"], part["regret_penalised_mean"], color=color, marker=marker, markersize=4,
-                        linewidth=1, label=f"{label} (n={n})")  # fmt: skip
-                ax.fill_between(part["budget"], part["regret_penalised_lo"], part["regret_penalised_hi"], color=color,
-                                alpha=0.15, linewidth=0)  # fmt: skip
-                continue
-            level = float(part["regret_penalised_mean"].iloc[-1])
-            if top is not None and level > top:
-                off_scale.append(f"{label} {level:.2f}")
-                continue
-            ax.plot(part["budget"], part["regret_penalised_mean"], color=color, linestyle="--", linewidth=1,
-                    label=f"{label} (n={n}; final answer, no trajectory)")  # fmt: skip
-        if top is not None:
-            ax.set_ylim(bottom=min(0.0, float(anytime["regret_penalised_lo"].min())), top=top * 1.05)
-        ax.set_xscale("log")
-        ax.set_xlabel("unique evaluations (budget)")
-        ax.set_ylabel("regret, infeasible at worst (points)")
-        title = "regret vs search budget: mean and 95 % interval over settings and seeds"
-        if off_scale:
-            title += "\nabove the axis (final answer, no trajectory): " + ", ".join(off_scale)
-        ax.set_title(title)
-        ax.grid(True, linewidth=0.3, alpha=0.5)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        rows, cols = (1, len(panels)) if side_by_side else (len(panels), 1)
+        fig = _figure(width, 3.6 if side_by_side else 3.0 * len(panels))
+        axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
+        for ax, (title, members) in zip(axes, panels):
+            off_scale = []
+            for label in members:
+                part = anytime[anytime["method"] == label].sort_values("budget")
+                color, marker = styles[label]
+                name = label if len(counts) == 1 else f"{label} (n={int(part['n'].iloc[0])})"
+                if traced[part.index].all():
+                    ax.plot(part["budget"], part["regret_penalised_mean"], color=color, marker=marker, markersize=3.5,
+                            linewidth=1, label=name)  # fmt: skip
+                    ax.fill_between(part["budget"], part["regret_penalised_lo"], part["regret_penalised_hi"],
+                                    color=color, alpha=0.15, linewidth=0)  # fmt: skip
+                    continue
+                level = float(part["regret_penalised_mean"].iloc[-1])
+                if top is not None and level > top:
+                    off_scale.append(f"{label} {level:.2f}")
+                    continue
+                ax.plot(part["budget"], part["regret_penalised_mean"], color=color, linestyle="--", linewidth=1,
+                        label=f"{name} (final answer, no trajectory)")  # fmt: skip
+            if top is not None:
+                ax.set_ylim(bottom=min(0.0, float(anytime["regret_penalised_lo"].min())), top=top * 1.05)
+            if off_scale:
+                ax.text(0.98, 0.97, "above the axis:\n" + "\n".join(off_scale), transform=ax.transAxes, ha="right",
+                        va="top", fontsize=5.5)  # fmt: skip
+            ax.set_xscale("log")
+            ax.set_xlabel("unique evaluations (budget)")
+            ax.set_title(title)
+            ax.grid(True, linewidth=0.3, alpha=0.5)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=5.5, frameon=False, ncol=1)
+        axes[0].set_ylabel("regret, infeasible at worst (points)")
+        if len(counts) == 1:
+            fig.suptitle(f"mean regret over n = {counts.pop()} answers per point; band: 95 % interval", fontsize=7)
         return save_figure(fig, out_stem)
 
 

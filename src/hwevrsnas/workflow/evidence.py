@@ -65,8 +65,7 @@ def evidence_targets() -> list[str]:
         AZ_NAS_PAGE,
         ORACLE_GAP,
         *(f"{PAPER_SAMPLE_DIR}/{name}" for name in PAPER_SAMPLE_FILES),
-        f"{ANYTIME_FIGURE}.png",
-        f"{ANYTIME_FIGURE}.pdf",
+        *(f"{ANYTIME_FIGURE}{width}.{fmt}" for width in ("", "-column") for fmt in ("png", "pdf")),
     ]
 
 
