@@ -122,6 +122,25 @@ rule evidence_paper_sample:
         "--tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"
 
 
+rule evidence_replicates:
+    """The proxy's fidelity over its replicates: per draw, across draws, between draws, and of their mean."""
+    input:
+        scores=lambda wc: W.replicate_tables(config),
+        table=W.TABLE_FILES["nb201"],
+    output:
+        [f"{W.REPLICATES_DIR}/{name}" for name in W.REPLICATES_FILES],
+    params:
+        tables=lambda wc, input: os.path.dirname(input.table),
+        out=lambda wc, output: os.path.dirname(output[0]),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/evidence/replicates.log",
+    shell:
+        "hwevrsnas fidelity --replicates --scores {input.scores:q} --tables {params.tables:q} --out {params.out:q} "
+        "> {log:q} 2>&1"
+
+
 rule evidence_anytime:
     """The anytime figure, drawn from the table docs/SEARCH.md embeds."""
     input:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,8 @@ def run_replicates(args: argparse.Namespace, tables: list[Any]) -> int:
     out = Path(args.out)
     write_text(out / "replicates.csv", per_replicate.to_csv(index=False, lineterminator="\n"))
     write_text(out / "replicate_pairs.csv", pairs.to_csv(index=False, lineterminator="\n"))
-    markdown = replicates_markdown(per_replicate, pairs, summary)
+    command = ["hwevrsnas", "fidelity", "--replicates", "--scores", *args.scores, "--tables", args.tables, "--out", args.out]
+    markdown = f"    {shlex.join(command)}\n\n" + replicates_markdown(per_replicate, pairs, summary)
     write_text(out / "replicates.md", markdown)
     print(markdown)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwevrsnas.workflow.arguments import proxy_seeds, score_table
+from hwevrsnas.workflow.arguments import proxy_seeds, score_table, score_table_seeds
 from hwevrsnas.workflow.layout import FULL_FIDELITY_DIR, FULL_FIDELITY_FILES, LEAF, RUN
 
 EVIDENCE_DIR = "docs/evidence"
@@ -25,6 +25,9 @@ ORACLE_GAP = f"{EVIDENCE_DIR}/oracle_gap.md"
 AZ_NAS_PAGE = f"{ENSEMBLE_DIR}/az_nas.md"
 ANYTIME_PAGE = f"{EVIDENCE_DIR}/anytime.md"
 ANYTIME_FIGURE = f"{EVIDENCE_DIR}/anytime"
+# The fidelity of the proxy over its replicates: one score table per proxy seed of the grid.
+REPLICATES_DIR = "docs/fidelity_replicates"
+REPLICATES_FILES = ("replicates.md", "replicates.csv", "replicate_pairs.csv")
 RUNS_DIR = RUN.removesuffix(f"/{LEAF}.json")
 PUBLISHED = {
     "quick": "docs/scores/nb201-quick.csv",
@@ -51,6 +54,11 @@ def evidence_score_table(config: dict[str, Any]) -> str:
     return score_table(config, evidence_proxy_seed(config))
 
 
+def replicate_tables(config: dict[str, Any]) -> list[str]:
+    """The score table of every proxy seed the grid's leaves read, in seed order."""
+    return [score_table(config, seed) for seed in score_table_seeds(config)]
+
+
 def evidence_fidelity_dir(config: dict[str, Any]) -> str:
     """The workflow's full-space fidelity folder of that table."""
     return FULL_FIDELITY_DIR.format(preset=config["proxy"]["preset"], proxy_seed=evidence_proxy_seed(config))
@@ -65,6 +73,7 @@ def evidence_targets() -> list[str]:
         AZ_NAS_PAGE,
         ORACLE_GAP,
         *(f"{PAPER_SAMPLE_DIR}/{name}" for name in PAPER_SAMPLE_FILES),
+        *(f"{REPLICATES_DIR}/{name}" for name in REPLICATES_FILES),
         *(f"{ANYTIME_FIGURE}{width}.{fmt}" for width in ("", "-column") for fmt in ("png", "pdf")),
     ]
 
@@ -73,5 +82,5 @@ __all__ = [
     "ANYTIME_FIGURE", "ANYTIME_PAGE", "RUNS_DIR", "AZ_NAS_PAGE", "ENSEMBLE_DIR", "ENSEMBLE_FILES", "EVIDENCE_DIR",
     "EVIDENCE_FIDELITY_DIR", "EVIDENCE_TABLES", "EXTRA_PLATFORM", "ORACLE_GAP", "PAPER_SAMPLE_DIR", "PAPER_SAMPLE_FILES",
     "PAPER_SAMPLE_PLATFORM", "PAPER_SAMPLE_SEED", "PAPER_SAMPLE_SIZE", "PUBLISHED", "PUBLISHED_PRESET",
-    "evidence_fidelity_dir", "evidence_proxy_seed", "evidence_score_table", "evidence_targets",
+    "REPLICATES_DIR", "REPLICATES_FILES", "replicate_tables", "evidence_fidelity_dir", "evidence_proxy_seed", "evidence_score_table", "evidence_targets",
 ]  # fmt: skip
