@@ -19,6 +19,8 @@ from hwevrsnas.reproduction import FLOAT64_TOLERANCE, preset_of, verify
 from hwevrsnas.scores import ScoreTable
 from hwevrsnas.spaces import get_space
 
+REPO = Path(__file__).resolve().parents[1]
+
 # Every op on some edge, conv-heavy and pool-heavy cells, and a cell whose output bypasses the input node.
 ARCHS = [
     "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
@@ -102,3 +104,13 @@ def test_a_reproduction_fails_on_a_differing_identity_or_row_and_says_which() ->
     assert not failed.passed and lines[-1] == "NOT reproduced" and "differs in: batch, platform" in lines[1]
     assert ARCHS[0] in lines[2] and failed.to_json()["passed"] is False
     assert Reproduction(**common).passed and report_lines(Reproduction(**common))[-1] == "reproduced"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table", sorted((REPO / "docs" / "scores").glob("nb201-quick-seed*.h5")), ids=lambda p: p.stem)
+def test_a_published_float64_table_reproduces_here(table: Path, mirror: Path, nb201_h5: Path, tmp_path: Path) -> None:
+    """Golden values that hold on any machine: a random sample of a published float64 table, recomputed here."""
+    result = verify(table, sample=3, seed=11, sources=str(mirror), tables=str(nb201_h5.parent),
+                    batch_dir=str(tmp_path / "proxy"))  # fmt: skip
+    assert not result.identity_differs and result.sample == 3
+    assert result.largest_difference <= FLOAT64_TOLERANCE and result.passed, result
