@@ -45,8 +45,8 @@ def no_search(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the search ran")
 
-    monkeypatch.setattr("hwevrsnas.search.result.run_search", refuse)
-    monkeypatch.setattr("hwevrsnas.search.result.run_multi_search", refuse)
+    monkeypatch.setattr("hwevrsnas.search.run.run_search", refuse)
+    monkeypatch.setattr("hwevrsnas.search.run.run_multi_search", refuse)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.mean_of_draws import MEAN_DRAW_SEEDS, MeanOfDrawsEvaluator
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.proxy.result import ProxyResult
-from hwevrsnas.search.result import load_result
+from hwevrsnas.search.record import load_result
 from hwevrsnas.spaces import nb201 as nb201_space
 
 

@@ -24,9 +24,8 @@ from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel
 from hwevrsnas.search.methods import METHODS, get_method
 from hwevrsnas.search.multiobjective import CostDiversitySurvival, ThresholdAnswer, cost_diversity, threshold_answers
-from hwevrsnas.search.result import (
-    MULTI_SCHEMA, MultiSetting, Setting, load_result, run_multi_search, run_search, write_result,
-)  # fmt: skip
+from hwevrsnas.search.record import MULTI_SCHEMA, MultiSetting, Setting, load_result, write_result
+from hwevrsnas.search.run import run_multi_search, run_search
 from hwevrsnas.search.tracker import Evaluation
 
 QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)

@@ -23,7 +23,8 @@ from hwevrsnas.proxy.rsnas import ProxyEvaluator
 from hwevrsnas.proxy.zerocost import ZeroCostEvaluator
 from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel
-from hwevrsnas.search.result import VOLATILE_KEYS, Setting, dumps, run_search
+from hwevrsnas.search.record import VOLATILE_KEYS, Setting, dumps
+from hwevrsnas.search.run import run_search
 from hwevrsnas.spaces import nb201
 
 TINY = get_preset("tiny")

@@ -16,7 +16,7 @@ from hwevrsnas.cli import main
 from hwevrsnas.errors import DamagedFile, InputError
 from hwevrsnas.proxy import PROXIES, register_proxy
 from hwevrsnas.scores import ScoreTable, merge, shard_rows
-from hwevrsnas.search.result import load_result
+from hwevrsnas.search.record import load_result
 from hwevrsnas.spaces import get_space
 
 from fakes import complete_table
@@ -26,7 +26,7 @@ from fakes import complete_table
 def toy_registered():
     register_proxy("toy", "fakes:toy_proxy", "a test proxy")
     yield
-    PROXIES.pop("toy")
+    PROXIES.unregister("toy")
 
 
 def build(tmp_path: Path, tables: Path, name: str, *extra: str) -> Path:

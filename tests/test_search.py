@@ -15,6 +15,7 @@ import pytest
 
 from fakes import FakeEvaluator
 from hwevrsnas.cli import main as cli_main
+from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.evaluator import canonical_arch
 from hwevrsnas.search.baselines import mutate_one_gene, oracle, run_random, run_rea
 from hwevrsnas.search.config import GAConfig
@@ -22,7 +23,9 @@ from hwevrsnas.search.costs import CostModel
 from hwevrsnas.search.ga import run_ga
 from hwevrsnas.search.tracker import SearchTracker
 from hwevrsnas.search.penalty import feasible, fitness, penalty
-from hwevrsnas.search.result import Setting, load_result, run_search, timing_path, write_result
+from hwevrsnas.search.problem import SearchProblem
+from hwevrsnas.search.record import Setting, load_result, timing_path, write_result
+from hwevrsnas.search.run import run_search
 from hwevrsnas.spaces import fbnet as fbnet_space
 from hwevrsnas.spaces import nb201 as nb201_space
 
@@ -219,15 +222,34 @@ def test_ga_bookkeeping_history_and_provenance(nb201, ga_record: dict) -> None:
     assert set(record["versions"]) == {"hwevrsnas", "torch", "numpy", "python"}
 
 
+def test_a_problem_holds_the_costs_thresholds_penalty_and_the_run_tracker(nb201, fpga: CostModel) -> None:
+    config = GAConfig(budget=10, lam=0.5, penalty="two_sided")
+    thresholds = [fpga.quantile(0.6), fpga.quantile(0.2)]
+    problem = SearchProblem.build(FakeEvaluator(nb201), fpga, thresholds, config)
+    assert problem.cost_model is fpga and problem.thresholds == tuple(thresholds)
+    # A multi-threshold search's tracker judges by the largest threshold.
+    assert problem.threshold == problem.tracker.threshold == max(thresholds)
+    tracker = problem.tracker
+    assert (problem.lam, problem.form) == (tracker.lam, tracker.form) == (0.5, "two_sided") and tracker.budget == 10
+    assert tracker.key == nb201_space.SPACE.canonical_key
+    # Without a proxy the table scores, one evaluation per exact architecture; the budget defaults to the GA's largest.
+    table = SearchProblem.build(None, fpga, thresholds[:1], GAConfig())
+    assert table.tracker.key == nb201_space.SPACE.arch_str and table.tracker.budget == GAConfig().max_requests
+    with pytest.raises(InputError, match="at least one threshold"):
+        SearchProblem.build(None, fpga, [], config)
+
+
 def test_ga_respects_the_budget(nb201, fpga: CostModel) -> None:
     evaluator = FakeEvaluator(nb201)
     threshold = fpga.resolve_threshold(quantile=0.5).value
-    outcome = run_ga(evaluator, fpga, threshold, GAConfig(budget=37), seed=3, progress=False)
+    config = GAConfig(budget=37)
+    outcome = run_ga(SearchProblem.build(evaluator, fpga, [threshold], config), config, seed=3, progress=False)
     assert outcome.counters["unique_evaluations"] == 37 == evaluator.calls
     assert outcome.counters["stopped_by"] == "budget"
     assert outcome.history[-1]["unique_evaluations"] == 37
     # A budget below the population stops inside generation 0.
-    small = run_ga(FakeEvaluator(nb201), fpga, threshold, GAConfig(budget=5), seed=3, progress=False)
+    config = GAConfig(budget=5)
+    small = run_ga(SearchProblem.build(FakeEvaluator(nb201), fpga, [threshold], config), config, seed=3, progress=False)
     assert small.counters["unique_evaluations"] == 5 and len(small.history) == 1
     assert small.history[0]["complete"] is False
 
@@ -273,10 +295,10 @@ def test_random_search_and_rea_respect_the_budget(nb201, fpga: CostModel) -> Non
     threshold = fpga.resolve_threshold(quantile=0.4).value
     config = GAConfig(budget=60)
     evaluator = FakeEvaluator(nb201)
-    random = run_random(evaluator, fpga, threshold, config, seed=0, progress=False)
+    random = run_random(SearchProblem.build(evaluator, fpga, [threshold], config), config, seed=0, progress=False)
     assert random.counters["unique_evaluations"] == 60 == evaluator.calls
     assert random.answer_feasible and random.answer.cost <= threshold
-    rea = run_rea(None, fpga, threshold, config, seed=0, progress=False)
+    rea = run_rea(SearchProblem.build(None, fpga, [threshold], config), config, seed=0, progress=False)
     assert rea.counters["unique_evaluations"] == 60 == len(rea.evaluations)  # distinct archs, not classes
     assert rea.answer_feasible
     assert rea.answer.phi == pytest.approx(nb201.accuracy(rea.answer.index, "cifar10", "valid_12ep") / 100)

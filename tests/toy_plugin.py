@@ -14,7 +14,7 @@ import pandas as pd
 
 from hwevrsnas.proxy import register_proxy
 from hwevrsnas.search import Method, register_method
-from hwevrsnas.search.tracker import SearchTracker, finish
+from hwevrsnas.search.tracker import finish
 from hwevrsnas.spaces import nb201
 from hwevrsnas.tables.metrics import MetricSpec, register_cost_column
 
@@ -22,11 +22,10 @@ from hwevrsnas.tables.metrics import MetricSpec, register_cost_column
 register_proxy("toy", "fakes:toy_proxy", "a fixed function of the class representative")
 
 
-def run_hill_climb(evaluator, cost_model, threshold, config, seed, progress=None):
+def run_hill_climb(problem, config, seed, progress=None):
     """Random-restart hill climbing: from `population` random architectures, take every one-gene change that helps."""
     started = (time.perf_counter(), time.process_time())
-    tracker = SearchTracker(evaluator.space, evaluator.evaluate, cost_model, threshold, config.lam, config.penalty,
-                            config.effective_budget)  # fmt: skip
+    tracker = problem.tracker
     rng = np.random.default_rng(seed)
     space = tracker.space
     while not tracker.exhausted:

@@ -1,6 +1,6 @@
 """hw-evrsnas-ens against AZ-NAS on the same classes, counted the same way (docs/FIDELITY.md).
 
-AZ-NAS (Lee & Ham, CVPR 2024) is this project's implementation (proxy.zerocost_extra): its three members from
+AZ-NAS (Lee & Ham, CVPR 2024) is this project's implementation (proxy.zerocost_az_meco_zico): its three members from
 score tables holding every class and FLOPs, rank-aggregated over all non-degenerate classes
 (analysis.fidelity.az_nas_column). The ensemble's score is its published CSV, with the select / report halves
 it was chosen and judged on. Both are reported on both halves, per class and per architecture

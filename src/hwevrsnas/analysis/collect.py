@@ -59,7 +59,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from hwevrsnas.errors import DamagedFile
-from hwevrsnas.search.result import MULTI_SCHEMA, SCHEMA, TIMING_SUFFIX, load_result, rerun_hint
+from hwevrsnas.search.record import MULTI_SCHEMA, SCHEMA, TIMING_SUFFIX, load_result, rerun_hint
 
 SETTING_KEYS = ("space", "dataset", "cost_dataset", "device", "metric", "threshold")
 SETTING_FIELDS = (*SETTING_KEYS[:-1], "threshold_source", "quantile", "method", "preset", "seed")

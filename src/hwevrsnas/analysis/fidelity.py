@@ -88,7 +88,7 @@ def with_rank_means(scores: pd.DataFrame, partner: str = "params") -> pd.DataFra
 def az_nas_column(scores: pd.DataFrame, classes: pd.DataFrame) -> np.ndarray:
     """AZ-NAS's rank aggregate of FLOPs and its three members, ranked over the non-degenerate classes (NaN for the
     others), as AZ-NAS ranks the architectures it is given."""
-    from hwevrsnas.proxy.zerocost_extra import az_nas_rank_aggregate
+    from hwevrsnas.proxy.zerocost_az_meco_zico import az_nas_rank_aggregate
 
     live = ~classes["degenerate"].to_numpy()
     out = np.full(len(classes), np.nan)

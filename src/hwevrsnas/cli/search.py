@@ -1,7 +1,7 @@
 """`hwevrsnas search`: one search run -> one result file (plus its timing sidecar) and a one-line summary.
 
 A multi-threshold method (search.multiobjective) takes every threshold at once, `--quantiles 0.1,0.5,0.9`
-or `--threshold` repeated, and writes one record answering them all (search.result.run_multi_search).
+or `--threshold` repeated, and writes one record answering them all (search.run.run_multi_search).
 """
 
 from __future__ import annotations
@@ -155,9 +155,8 @@ def run(args: argparse.Namespace) -> int:
     from hwevrsnas.search.config import GAConfig
     from hwevrsnas.search.costs import CostModel
     from hwevrsnas.search.methods import GA, METHODS, get_method
-    from hwevrsnas.search.result import (
-        MultiSetting, Setting, multi_summary_line, run_multi_search, run_search, summary_line, write_result,
-    )  # fmt: skip
+    from hwevrsnas.search.record import MultiSetting, Setting, multi_summary_line, summary_line, write_result
+    from hwevrsnas.search.run import run_multi_search, run_search
 
     method = get_method(args.method)
     proxy_seed = args.seed if args.proxy_seed is None else args.proxy_seed

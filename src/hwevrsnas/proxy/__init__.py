@@ -13,7 +13,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from hwevrsnas.errors import UnknownName
+from hwevrsnas.registry import Registry
 
 
 @dataclass
@@ -69,26 +69,19 @@ class ProxySpec:
         return getattr(importlib.import_module(module_name), function)(*self.args, context)
 
 
-PROXIES: dict[str, ProxySpec] = {}
+PROXIES: Registry[ProxySpec] = Registry("proxy", "proxies")
 
 
 def register_proxy(
     name: str, factory: str, description: str, *args: Any, members: tuple[str, ...] = (), seeds: tuple[int, ...] = ()
 ) -> ProxySpec:
     """Add a proxy to the registry (a name can be registered once)."""
-    spec = ProxySpec(name, factory, description, args, members, seeds)
-    if name in PROXIES and PROXIES[name] != spec:
-        raise ValueError(f"a proxy named {name!r} is already registered")
-    PROXIES[name] = spec
-    return spec
+    return PROXIES.register(name, ProxySpec(name, factory, description, args, members, seeds))
 
 
 def get_proxy(name: str) -> ProxySpec:
     """The registered proxy of that name; UnknownName listing the valid ones."""
-    try:
-        return PROXIES[name]
-    except KeyError:
-        raise UnknownName(f"unknown proxy {name!r}; valid proxies: {', '.join(PROXIES)}") from None
+    return PROXIES[name]
 
 
 def make_proxy(name: str, context: ProxyContext) -> Any:
@@ -106,10 +99,12 @@ register_proxy(
 )
 for _metric in ZERO_COST_METRICS:
     register_proxy(f"zc:{_metric}", "hwevrsnas.proxy.factories:zero_cost", f"zero-cost proxy {_metric}", _metric)
-# Further zero-cost proxies (AZ-NAS members, MeCo, ZiCo), defined in proxy.zerocost_extra (docs/ZEROCOST.md).
+# Further zero-cost proxies (AZ-NAS members, MeCo, ZiCo), defined in proxy.zerocost_az_meco_zico (docs/ZEROCOST.md).
 EXTRA_ZERO_COST_METRICS: tuple[str, ...] = ("az_expressivity", "az_progressivity", "az_trainability", "meco", "zico")
 for _metric in EXTRA_ZERO_COST_METRICS:
-    register_proxy(f"zc:{_metric}", "hwevrsnas.proxy.zerocost_extra:zero_cost_extra", f"zero-cost proxy {_metric}", _metric)
+    register_proxy(
+        f"zc:{_metric}", "hwevrsnas.proxy.zerocost_az_meco_zico:zero_cost_extra", f"zero-cost proxy {_metric}", _metric
+    )
 
 from hwevrsnas.proxy.ensemble import ENSEMBLE_WEIGHTS  # noqa: E402  (torch-free; after the registry it joins)
 from hwevrsnas.proxy.mean_of_draws import MEAN_DRAW_SEEDS  # noqa: E402  (torch-free)

@@ -1,4 +1,5 @@
-"""Searches: the method registry (`METHODS`), the GA and its baselines, costs, penalties and result records.
+"""Searches: the method registry (`METHODS`), the search problem, the GA and its baselines, costs, penalties,
+running a search and its record.
 
 Importing this package does not import torch: methods name their runner and proxy, which are
 imported when a search runs.

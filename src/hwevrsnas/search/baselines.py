@@ -4,21 +4,19 @@
   the GA's (fittest feasible ever evaluated, ties to the earliest). Its records' `generation` is
   the request number // population (draws in blocks of a GA population).
 - `run_rea`: regularised (aging) evolution, Real et al. 2019, on the NB201 table's 12-epoch
-  validation accuracy of the search's dataset (phi = valid_12ep / 100, so it lives on the same
-  [0, 1] scale as the proxy and the same lambda applies); it reports the 200-epoch test accuracy of
-  its pick: the usual tabular baseline. Defaults [choice]: population = GAConfig.population (20),
-  sample size = GAConfig.tournament_size (5), drawn with replacement as in Real et al.'s
-  pseudo-code; the child is the parent with exactly one gene changed to a different op, chosen
-  uniformly (the NB201 paper's REA mutation); the oldest member dies each cycle. A table query is
-  per exact architecture (isomorphic twins were trained separately), so its unique evaluations
-  count distinct architectures, not isomorphism classes. Its records' `generation` is the cycle
-  (0 for the initial population).
+  validation accuracy of the search's dataset (the scorer of a `SearchProblem` without a proxy,
+  search.problem); it reports the 200-epoch test accuracy of its pick: the usual tabular baseline.
+  Defaults [choice]: population = GAConfig.population (20), sample size = GAConfig.tournament_size
+  (5), drawn with replacement as in Real et al.'s pseudo-code; the child is the parent with exactly
+  one gene changed to a different op, chosen uniformly (the NB201 paper's REA mutation); the oldest
+  member dies each cycle. Its unique evaluations count distinct architectures, not isomorphism
+  classes. Its records' `generation` is the cycle (0 for the initial population).
 - `oracle`: the exact feasible optimum by exhaustive search over the 15,625 NB201 architectures;
   FBNet has no accuracy data, so it returns None with the reason (the best proxy score found by
   any method is an aggregation-time statistic).
 
-Budget: `GAConfig.budget`, or when unset `GAConfig.max_requests` (970 with the defaults: the most
-candidates the GA could ever request). Loops that keep drawing known architectures stop after
+Budget: the problem's, `GAConfig.budget`, or when unset `GAConfig.max_requests` (970 with the
+defaults: the most candidates the GA could ever request). Loops that keep drawing known architectures stop after
 `REQUEST_CAP_FACTOR * budget + REQUEST_CAP_EXTRA` requests (a budget above the space's size).
 """
 
@@ -34,9 +32,10 @@ import numpy as np
 from tqdm import tqdm
 
 from hwevrsnas.errors import InputError
-from hwevrsnas.proxy.result import STATUS_OK, ProxyResult
+from hwevrsnas.proxy.result import STATUS_OK
 from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel
+from hwevrsnas.search.problem import TABLE_ACCURACY_KIND, SearchProblem
 from hwevrsnas.search.tracker import Evaluation, SearchOutcome, SearchTracker, bar_disabled, finish, fittest
 from hwevrsnas.spaces import get_space
 from hwevrsnas.tables.store import Optimum
@@ -45,7 +44,6 @@ log = logging.getLogger(__name__)
 
 REQUEST_CAP_FACTOR = 50
 REQUEST_CAP_EXTRA = 10_000
-REA_KIND = "valid_12ep"
 
 
 def _request_cap(budget: int) -> int:
@@ -53,23 +51,15 @@ def _request_cap(budget: int) -> int:
 
 
 def run_random(
-    evaluator: Any,
-    cost_model: CostModel,
-    threshold: float,
-    config: GAConfig = GAConfig(),
-    seed: int = 0,
-    progress: bool | None = None,
+    problem: SearchProblem, config: GAConfig = GAConfig(), seed: int = 0, progress: bool | None = None
 ) -> SearchOutcome:
-    """Uniform random search: draw architectures until `config.effective_budget` unique evaluations."""
+    """Uniform random search: draw architectures until the problem's budget of unique evaluations is spent."""
     started = (time.perf_counter(), time.process_time())
-    budget = config.effective_budget
-    tracker = SearchTracker(
-        evaluator.space, evaluator.evaluate, cost_model, threshold, config.lam, config.penalty, budget,
-        score_many=getattr(evaluator, "evaluate_many", None),
-    )  # fmt: skip
+    tracker = problem.tracker
+    budget = tracker.budget
     space = tracker.space
     rng = np.random.default_rng(seed)
-    bar = tqdm(total=budget, desc=f"random {getattr(evaluator, 'name', '')}", disable=bar_disabled(progress))
+    bar = tqdm(total=budget, desc=f"random {problem.scorer_name}", disable=bar_disabled(progress))
     try:
         while not tracker.exhausted and tracker.requests < _request_cap(budget):
             # Draws come in blocks of one GA population, each scored at once; one draw at a time would draw the same.
@@ -88,18 +78,6 @@ def run_random(
     return finish("random", tracker, history, stopped_by, started, budget=budget, seed=seed)
 
 
-def _table_scorer(cost_model: CostModel, kind: str = REA_KIND) -> Any:
-    table = cost_model.table
-    dataset = cost_model.dataset
-
-    def score(ops: np.ndarray) -> ProxyResult:
-        index = int(table.indices_of_ops(np.asarray(ops)[None])[0])
-        accuracy = float(table.accuracy(index, dataset, kind))
-        return ProxyResult(accuracy / 100.0, float("nan"), [], 0.0, STATUS_OK, raw=accuracy)
-
-    return score
-
-
 def mutate_one_gene(ops: np.ndarray, rng: np.random.Generator, num_ops: int) -> np.ndarray:
     """Real et al.'s mutation: one gene, chosen uniformly, gets a different op chosen uniformly."""
     child = np.array(ops, dtype=np.uint8, copy=True)
@@ -109,22 +87,15 @@ def mutate_one_gene(ops: np.ndarray, rng: np.random.Generator, num_ops: int) -> 
 
 
 def run_rea(
-    evaluator: Any,
-    cost_model: CostModel,
-    threshold: float,
-    config: GAConfig = GAConfig(),
-    seed: int = 0,
-    progress: bool | None = None,
+    problem: SearchProblem, config: GAConfig = GAConfig(), seed: int = 0, progress: bool | None = None
 ) -> SearchOutcome:
-    """Regularised evolution on the table's 12-epoch validation accuracy (NB201 only; `evaluator` is not used)."""
-    if cost_model.space != "nb201":
-        raise InputError(f"rea-valid12 needs the NB201 accuracy table; space {cost_model.space!r} has none")
+    """Regularised evolution on the table's 12-epoch validation accuracy (NB201 only: a problem without a proxy)."""
+    if problem.cost_model.space != "nb201":
+        raise InputError(f"rea-valid12 needs the NB201 accuracy table; space {problem.cost_model.space!r} has none")
     started = (time.perf_counter(), time.process_time())
-    budget = config.effective_budget
-    space = get_space("nb201")
-    tracker = SearchTracker(
-        space, _table_scorer(cost_model), cost_model, threshold, config.lam, config.penalty, budget, key=space.arch_str,
-    )  # fmt: skip
+    tracker = problem.tracker
+    budget = tracker.budget
+    space = tracker.space
     rng = np.random.default_rng(seed)
     population: collections.deque[Evaluation] = collections.deque()
     cycles = 0
@@ -149,7 +120,7 @@ def run_rea(
     history = _unique_history(tracker.evaluations, config.population, tracker)
     return finish(
         "rea-valid12", tracker, history, stopped_by, started, budget=budget, cycles=cycles, seed=seed,
-        sample_size=config.tournament_size, accuracy_kind=REA_KIND,
+        sample_size=config.tournament_size, accuracy_kind=TABLE_ACCURACY_KIND,
     )  # fmt: skip
 
 
@@ -212,12 +183,12 @@ def oracle(cost_model: CostModel, threshold: float) -> OracleOutcome:
 
 
 def run_oracle(
-    evaluator: Any, cost_model: CostModel, threshold: float, config: GAConfig = GAConfig(), seed: int = 0,
-    progress: bool | None = None,
+    problem: SearchProblem, config: GAConfig = GAConfig(), seed: int = 0, progress: bool | None = None
 ) -> SearchOutcome:
     """The oracle as a search: it evaluates every architecture by its true test accuracy (phi = accuracy / 100)."""
     started = time.perf_counter(), time.process_time()
-    outcome = oracle(cost_model, threshold)
+    cost_model = problem.cost_model
+    outcome = oracle(cost_model, problem.threshold)
     table = cost_model.table
     exhaustive = get_space(cost_model.space).has_accuracy
     n = len(table) if exhaustive else 0

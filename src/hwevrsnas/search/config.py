@@ -48,6 +48,8 @@ class GAConfig:
     elites: int = 1
     crossover_p: float = 0.5
     mutation_p: float = 0.1
+    # lambda, the weight of the cost penalty in the fitness F = phi - lambda * P(cost) (search.penalty); the short
+    # name is the config key, the `--lam` flag and a key of every result's `ga_config`.
     lam: float = 1.0
     penalty: str = DEFAULT_FORM
 
@@ -116,7 +118,7 @@ KNOBS: dict[str, Knob] = {
         Knob("elites", int, "elites kept per generation"),
         Knob("crossover_p", float, "uniform-crossover probability"),
         Knob("mutation_p", float, "per-gene mutation probability"),
-        Knob("lam", float, "penalty weight lambda"),
+        Knob("lam", float, "penalty weight lambda in the fitness F = phi - lambda * P(cost)"),
         Knob("penalty", str, f"penalty form: {', '.join(FORMS)}"),
     )
 }

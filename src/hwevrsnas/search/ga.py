@@ -11,6 +11,8 @@ Per `GAConfig` (defaults = METHOD.md's [choice] values):
   mutation (`mutation_p`, the op resampled uniformly: the space's operators);
 - fitness F = phi - lam * P(cost) (search.penalty); the search stops after the last generation
   or as soon as `budget` unique proxy evaluations have been made, mid-generation if need be.
+  The GA only chooses what to request: costs, penalty, scores and the budget are the
+  `SearchProblem`'s (search.problem).
 - Every random draw comes from one `np.random.default_rng(seed)`, so a run is a pure function of
   (config, seed, the evaluator's scores, the cost table). A generation's children depend only on
   the previous generation, so they are all drawn before any is scored (search.tracker's prefetch);
@@ -27,8 +29,8 @@ import numpy as np
 from tqdm import tqdm
 
 from hwevrsnas.search.config import GAConfig
-from hwevrsnas.search.costs import CostModel
-from hwevrsnas.search.tracker import Evaluation, SearchOutcome, SearchTracker, bar_disabled, finish, fittest
+from hwevrsnas.search.problem import SearchProblem
+from hwevrsnas.search.tracker import Evaluation, SearchOutcome, bar_disabled, finish, fittest
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +47,16 @@ def elite(population: list[Evaluation], n: int) -> list[Evaluation]:
 
 
 def run_ga(
-    evaluator: Any,
-    cost_model: CostModel,
-    threshold: float,
-    config: GAConfig = GAConfig(),
-    seed: int = 0,
-    progress: bool | None = None,
+    problem: SearchProblem, config: GAConfig = GAConfig(), seed: int = 0, progress: bool | None = None
 ) -> SearchOutcome:
-    """HW-EvRSNAS's GA with `evaluator` (an Evaluator: .space and .evaluate(ops) -> ProxyResult)."""
+    """HW-EvRSNAS's GA on `problem` (scored by its evaluator)."""
     started = (time.perf_counter(), time.process_time())
-    tracker = SearchTracker(
-        evaluator.space, evaluator.evaluate, cost_model, threshold, config.lam, config.penalty, config.budget,
-        score_many=getattr(evaluator, "evaluate_many", None),
-    )  # fmt: skip
+    tracker = problem.tracker
     space = tracker.space
     rng = np.random.default_rng(seed)
     history: list[dict[str, Any]] = []
     population: list[Evaluation] = []
-    bar = tqdm(total=config.generations + 1, desc=f"GA {getattr(evaluator, 'name', '')}", disable=bar_disabled(progress))
+    bar = tqdm(total=config.generations + 1, desc=f"GA {problem.scorer_name}", disable=bar_disabled(progress))
     try:
         initial = space.sample(rng, config.population)
         tracker.prefetch(initial)
@@ -93,7 +87,9 @@ def run_ga(
             bar.update()
             bar.set_postfix(unique=tracker.unique_evaluations, best=f"{history[-1]['best_fitness']:.4f}")
             log.debug("generation %d: %s", generation, history[-1])
-        stopped_by = "budget" if tracker.exhausted else "generations"
+        # Without a budget the tracker's is the GA's largest number of requests, reached at the last request of the
+        # last generation at the earliest: the generations stopped the search.
+        stopped_by = "budget" if config.budget is not None and tracker.exhausted else "generations"
     finally:
         bar.close()
     return finish(

@@ -1,15 +1,16 @@
 """Search methods, found by name in one registry (`hwevrsnas.search.METHODS`).
 
-A method is a runner ("module:function", imported on use) with the signature of `search.ga.run_ga`
-(evaluator, cost_model, threshold, config, seed, progress) -> SearchOutcome, the registered proxy
-that ranks its candidates (hwevrsnas.proxy.PROXIES; None for methods that read the tables only),
-the GA knobs it reads (so a changed knob reruns exactly the workflow leaves it concerns, and a
-result records only those), and whether it needs a space with an accuracy table. Adding a method
-is one runner plus one `register_method` call (docs/EXTENDING.md).
+A method is a runner ("module:function", imported on use) with the signature of `search.ga.run_ga`,
+(problem, config, seed, progress) -> SearchOutcome, where the problem (search.problem) holds the
+costs, threshold, penalty, scorer and the run's tracker; the registered proxy that ranks its
+candidates (hwevrsnas.proxy.PROXIES; None for methods that read the tables only); the GA knobs it
+reads (so a changed knob reruns exactly the workflow leaves it concerns, and a result records only
+those); and whether it needs a space with an accuracy table. Adding a method is one runner plus one
+`register_method` call (docs/EXTENDING.md).
 
 A multi-threshold method (`multi_threshold=True`, search/multiobjective.py) answers every threshold
-of a setting in one run: its runner takes a list of thresholds where the others take one, and
-returns a MultiOutcome; `hwevrsnas search --quantiles` runs it (search.result.run_multi_search).
+of a setting in one run: its problem holds every threshold where the others' holds one, and its
+runner returns a MultiOutcome; `hwevrsnas search --quantiles` runs it (search.run.run_multi_search).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from hwevrsnas.errors import UnknownName
+from hwevrsnas.registry import Registry
 from hwevrsnas.search.config import KNOBS
 
 ALL_KNOBS = frozenset(KNOBS)
@@ -55,7 +56,7 @@ class Method:
         return getattr(importlib.import_module(module_name), function)
 
 
-METHODS: dict[str, Method] = {}
+METHODS: Registry[Method] = Registry("search method", "methods", unknown_kind="method")
 
 
 def register_method(method: Method) -> Method:
@@ -63,18 +64,12 @@ def register_method(method: Method) -> Method:
     unknown = sorted(method.knobs - ALL_KNOBS)
     if unknown:
         raise ValueError(f"method {method.name!r} reads unknown knobs {unknown}; knobs: {', '.join(KNOBS)}")
-    if method.name in METHODS and METHODS[method.name] != method:
-        raise ValueError(f"a search method named {method.name!r} is already registered")
-    METHODS[method.name] = method
-    return method
+    return METHODS.register(method.name, method)
 
 
 def get_method(name: str) -> Method:
     """The registered method of that name; UnknownName listing the valid ones."""
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise UnknownName(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}") from None
+    return METHODS[name]
 
 
 GA = "hwevrsnas.search.ga:run_ga"

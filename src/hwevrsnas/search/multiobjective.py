@@ -20,11 +20,11 @@ selection is NSGA-II's binary tournament (dominance, then crowding distance); py
 identical to a population member or to each other. An architecture without a cost (or with a NaN
 phi) violates pymoo's constraint, so it loses to every measurable one.
 
-Every evaluation goes through a `SearchTracker` (the run's memo, isomorphism classes, budget and
-counters), created with the largest threshold; its feasibility and fitness at that one threshold
-are not used. The budget is `GAConfig.effective_budget` (as random search: by default the GA's
-largest number of requests), and the run stops as soon as it is spent, mid-generation if need be,
-or after `generations` bred generations. Determinism: pymoo draws every random number from the
+Every evaluation goes through the `SearchProblem`'s tracker (search.problem: the run's memo,
+isomorphism classes, budget and counters), built with the largest threshold; its feasibility and
+fitness at that one threshold are not used. The budget is `GAConfig.effective_budget` (as random
+search: by default the GA's largest number of requests), and the run stops as soon as it is
+spent, mid-generation if need be, or after `generations` bred generations. Determinism: pymoo draws every random number from the
 `np.random.Generator` it builds from the seed given to the algorithm, so a run is a pure function of
 (config, seed, scores, cost table).
 
@@ -56,7 +56,8 @@ from hwevrsnas.search.baselines import run_random
 from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel
 from hwevrsnas.search.penalty import feasible
-from hwevrsnas.search.tracker import BudgetExhausted, Evaluation, SearchOutcome, SearchTracker, bar_disabled, finish
+from hwevrsnas.search.problem import SearchProblem
+from hwevrsnas.search.tracker import BudgetExhausted, Evaluation, SearchOutcome, bar_disabled, finish
 from hwevrsnas.spaces import Space
 
 
@@ -122,20 +123,20 @@ class MultiOutcome:
 
 
 class TrackedProblem(Problem):
-    """The search as a pymoo problem: each row of X an architecture, scored through the run's tracker.
+    """The search problem as a pymoo problem: each row of X an architecture, scored through the run's tracker.
 
     Objectives (minimised): -phi, cost / c_max, and with `diversity` a third column for -chi, left 0
     here and filled in by CostDiversitySurvival before anything reads it. One constraint, violated
     by an architecture without a cost or with a NaN phi.
     """
 
-    def __init__(self, tracker: SearchTracker, scale: float, diversity: bool) -> None:
-        space = tracker.space
+    def __init__(self, problem: SearchProblem, diversity: bool) -> None:
+        space = problem.tracker.space
         super().__init__(
             n_var=space.num_genes, n_obj=3 if diversity else 2, n_ieq_constr=1, xl=0, xu=space.num_ops - 1, vtype=int
         )
-        self.tracker = tracker
-        self.scale = scale
+        self.tracker = problem.tracker
+        self.scale = cost_scale(problem.cost_model)
 
     def _evaluate(self, X: np.ndarray, out: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         archs = list(X)
@@ -205,15 +206,8 @@ class SpaceMutation(Mutation):
         return self.space.mutate(X, random_state, self.p).astype(np.int64)
 
 
-def _thresholds(thresholds: Sequence[float]) -> list[float]:
-    values = [float(t) for t in thresholds]
-    if not values:
-        raise InputError("a multi-threshold search needs at least one threshold")
-    return values
-
-
 def _outcome(
-    method: str, outcome: SearchOutcome, thresholds: list[float], history: list[dict[str, Any]]
+    method: str, outcome: SearchOutcome, thresholds: Sequence[float], history: list[dict[str, Any]]
 ) -> MultiOutcome:
     return MultiOutcome(
         method, threshold_answers(outcome.evaluations, thresholds), outcome.evaluations, history,
@@ -222,20 +216,15 @@ def _outcome(
 
 
 def _run_nsga2(
-    name: str, evaluator: Any, cost_model: CostModel, thresholds: Sequence[float], config: GAConfig, seed: int,
-    progress: bool | None, diversity: bool,
+    name: str, problem: SearchProblem, config: GAConfig, seed: int, progress: bool | None, diversity: bool
 ) -> MultiOutcome:
-    thresholds = _thresholds(thresholds)
     if config.population < 2:
         raise InputError(
             f"{name} needs a population of at least 2 (NSGA-II's binary tournament), got {config.population}"
         )
     started = (time.perf_counter(), time.process_time())
-    budget = config.effective_budget
-    tracker = SearchTracker(
-        evaluator.space, evaluator.evaluate, cost_model, max(thresholds), budget=budget,
-        score_many=getattr(evaluator, "evaluate_many", None),
-    )  # fmt: skip
+    tracker = problem.tracker
+    budget = tracker.budget
     space = tracker.space
     algorithm = NSGA2(
         pop_size=config.population,
@@ -247,10 +236,9 @@ def _run_nsga2(
         eliminate_duplicates=True,
         seed=seed,
     )
-    problem = TrackedProblem(tracker, cost_scale(cost_model), diversity)
-    algorithm.setup(problem, termination=("n_gen", config.generations + 1))
+    algorithm.setup(TrackedProblem(problem, diversity), termination=("n_gen", config.generations + 1))
     history: list[dict[str, Any]] = []
-    bar = tqdm(total=budget, desc=f"{name} {getattr(evaluator, 'name', '')}", disable=bar_disabled(progress))
+    bar = tqdm(total=budget, desc=f"{name} {problem.scorer_name}", disable=bar_disabled(progress))
     try:
         while algorithm.has_next() and not tracker.exhausted:
             tracker.generation = len(history)
@@ -283,36 +271,31 @@ def _run_nsga2(
         name, tracker, history, stopped_by, started, budget=budget, seed=seed,
         generations_completed=sum(row["complete"] for row in history[1:]),
     )  # fmt: skip
-    return _outcome(name, outcome, thresholds, history)
+    return _outcome(name, outcome, problem.thresholds, history)
 
 
 def run_mo_hdnas(
-    evaluator: Any, cost_model: CostModel, thresholds: Sequence[float], config: GAConfig = GAConfig(), seed: int = 0,
-    progress: bool | None = None,
+    problem: SearchProblem, config: GAConfig = GAConfig(), seed: int = 0, progress: bool | None = None
 ) -> MultiOutcome:
     """MO-HDNAS: NSGA-II on (phi, cost, cost diversity); answers every threshold."""
-    return _run_nsga2("mo-hdnas", evaluator, cost_model, thresholds, config, seed, progress, diversity=True)
+    return _run_nsga2("mo-hdnas", problem, config, seed, progress, diversity=True)
 
 
 def run_mo_nsga2(
-    evaluator: Any, cost_model: CostModel, thresholds: Sequence[float], config: GAConfig = GAConfig(), seed: int = 0,
-    progress: bool | None = None,
+    problem: SearchProblem, config: GAConfig = GAConfig(), seed: int = 0, progress: bool | None = None
 ) -> MultiOutcome:
     """NSGA-II on (phi, cost), without the diversity objective; answers every threshold."""
-    return _run_nsga2("mo-nsga2", evaluator, cost_model, thresholds, config, seed, progress, diversity=False)
+    return _run_nsga2("mo-nsga2", problem, config, seed, progress, diversity=False)
 
 
 def run_mo_random(
-    evaluator: Any, cost_model: CostModel, thresholds: Sequence[float], config: GAConfig = GAConfig(), seed: int = 0,
-    progress: bool | None = None,
+    problem: SearchProblem, config: GAConfig = GAConfig(), seed: int = 0, progress: bool | None = None
 ) -> MultiOutcome:
     """Random search's sample (same draws as `random` at this seed and budget), every threshold answered from it.
 
     Its history is empty: random search's per-block incumbents are those of one threshold.
     """
-    thresholds = _thresholds(thresholds)
-    outcome = run_random(evaluator, cost_model, max(thresholds), config, seed, progress)
-    return _outcome("mo-random", outcome, thresholds, [])
+    return _outcome("mo-random", run_random(problem, config, seed, progress), problem.thresholds, [])
 
 
 __all__ = [

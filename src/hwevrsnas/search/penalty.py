@@ -5,6 +5,7 @@
          | |cost - T| / T            "two_sided"
          | max(0, cost - T)          "unnormalised"
 
+lambda is `lam` in code, configs and results (GAConfig.lam, the config key `search.lam`, `--lam`).
 A missing cost (NaN) is never feasible: its penalty is +inf and its fitness -inf whatever lambda is
 (even lambda = 0, where 0 * inf would otherwise be NaN). A NaN phi also gives fitness -inf.
 Feasibility is always `cost <= T` on the tabular cost, whatever the penalty form (the two-sided

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from hwevrsnas.search.costs import CostModel
-from hwevrsnas.search.result import load_result
+from hwevrsnas.search.record import load_result
 from hwevrsnas.spaces import get_space
 
 log = logging.getLogger(__name__)

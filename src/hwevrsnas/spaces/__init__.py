@@ -7,28 +7,22 @@ and a lazily imported torch network. Adding a space is one module with a `Space`
 
 from __future__ import annotations
 
-from hwevrsnas.errors import UnknownName
+from hwevrsnas.registry import Registry
 from hwevrsnas.spaces.base import ArchError, Space
 from hwevrsnas.spaces.fbnet import SPACE as FBNET
 from hwevrsnas.spaces.nb201 import SPACE as NB201
 
-SPACES: dict[str, Space] = {}
+SPACES: Registry[Space] = Registry("search space", "spaces")
 
 
 def register(space: Space) -> Space:
     """Add a space to the registry under its name (a name can be registered once)."""
-    if space.name in SPACES and SPACES[space.name] is not space:
-        raise ValueError(f"a search space named {space.name!r} is already registered")
-    SPACES[space.name] = space
-    return space
+    return SPACES.register(space.name, space)
 
 
 def get_space(name: str) -> Space:
     """The registered space of that name; UnknownName listing the valid ones."""
-    try:
-        return SPACES[name]
-    except KeyError:
-        raise UnknownName(f"unknown search space {name!r}; valid spaces: {', '.join(SPACES)}") from None
+    return SPACES[name]
 
 
 register(NB201)

@@ -1,4 +1,4 @@
-"""Validate the extra zero-cost proxies (proxy/zerocost_extra.py) on a stratified sample of NB201 classes.
+"""Validate the zero-cost proxies of proxy/zerocost_az_meco_zico.py on a stratified sample of NB201 classes.
 
 For a fixed stratified sample of non-degenerate NB201 isomorphism classes (`study.stratified_sample`,
 one class per accuracy stratum), score each class representative on the NB201 network at C=16,
@@ -10,7 +10,7 @@ tau and Spearman rho against the 200-epoch CIFAR-10 test accuracy (95 % percenti
 intervals, over the sample and over its top half by accuracy), CIFAR-100 and ImageNet16-120 as
 transfer, the published full-space figure where one is known, and the CPU seconds per architecture
 (one intra-op thread). AZ-NAS's own combination is the sum over its four members of log(rank / n)
-(`zerocost_extra.az_nas_rank_aggregate`), ranked over the sample.
+(`zerocost_az_meco_zico.az_nas_rank_aggregate`), ranked over the sample.
 
 The published figures count architectures, not classes: all 15,625, isomorphic twins and the 341
 degenerate (constant) ones included. The "architecture-weighted" column re-counts the same sample
@@ -38,7 +38,7 @@ from hwevrsnas.proxy.determinism import pinned_threads, platform
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.proxy.study import rank_correlations, stratified_sample
 from hwevrsnas.proxy.zerocost import SCORE_FUNCTIONS
-from hwevrsnas.proxy.zerocost_extra import (
+from hwevrsnas.proxy.zerocost_az_meco_zico import (
     az_expressivity,
     az_nas_rank_aggregate,
     az_nas_scores,

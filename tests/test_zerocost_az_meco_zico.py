@@ -16,7 +16,7 @@ from hwevrsnas.proxy.batch import ProxyBatch
 from hwevrsnas.proxy.presets import Preset
 from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK
 from hwevrsnas.proxy.zerocost import SCORE_FUNCTIONS, ZeroCostEvaluator
-from hwevrsnas.proxy.zerocost_extra import (
+from hwevrsnas.proxy.zerocost_az_meco_zico import (
     AZ_BATCH,
     EXTRA_METRICS,
     EXTRA_SCORE_FUNCTIONS,
@@ -406,7 +406,7 @@ def test_registry_names_match_the_module_and_leave_zerocost_untouched() -> None:
     assert EXTRA_ZERO_COST_METRICS == EXTRA_METRICS
     assert not set(EXTRA_METRICS) & set(SCORE_FUNCTIONS)
     for metric in EXTRA_METRICS:
-        assert get_proxy(f"zc:{metric}").factory == "hwevrsnas.proxy.zerocost_extra:zero_cost_extra"
+        assert get_proxy(f"zc:{metric}").factory == "hwevrsnas.proxy.zerocost_az_meco_zico:zero_cost_extra"
 
 
 @pytest.fixture(scope="module")
@@ -463,7 +463,7 @@ def test_archs_use_every_op() -> None:
 def test_shared_pass_values_equal_separate_computations_bit_for_bit(batch: ProxyBatch, order, monkeypatch) -> None:
     """The AZ-NAS members, and grad_norm and snip, are each one pass: whichever member an evaluator asks first, each
     value equals its own function's on a freshly seeded network, and the pass runs once per class."""
-    from hwevrsnas.proxy import zerocost, zerocost_extra
+    from hwevrsnas.proxy import zerocost, zerocost_az_meco_zico
 
     calls = []
 
@@ -475,7 +475,7 @@ def test_shared_pass_values_equal_separate_computations_bit_for_bit(batch: Proxy
         run.__qualname__ = f"counted-{function.__name__}-{order[0]}"  # a memo of its own for each parametrisation
         return run
 
-    az_pass, gradient_pass = counted(zerocost_extra.az_nas_members), counted(zerocost.loss_gradient_scores)
+    az_pass, gradient_pass = counted(zerocost_az_meco_zico.az_nas_members), counted(zerocost.loss_gradient_scores)
     monkeypatch.setattr(ExtraZeroCostEvaluator, "shared_passes", dict.fromkeys(ExtraZeroCostEvaluator.shared_passes, az_pass))
     monkeypatch.setattr(ZeroCostEvaluator, "shared_passes", dict.fromkeys(("grad_norm", "snip"), gradient_pass))
     metrics = [*order, *(("snip", "grad_norm") if order[0] == "az_expressivity" else ("grad_norm", "snip"))]

@@ -1,6 +1,8 @@
-"""One search run -> one JSON-ready record; its deterministic file and its timing sidecar.
+"""The record of one search run: its identity (`Setting`, `MultiSetting`), its JSON-ready dict, its
+deterministic file and its timing sidecar, and one human line about it. search.run runs a search and
+builds its record here.
 
-`run_search` runs the method of a `Setting` and returns a single dict. Top-level keys read by
+A single-threshold record (`SCHEMA`, `search_record`). Top-level keys read by
 people and checks: `threshold` (the resolved value), `index`, `arch`, `cost`, `feasible`,
 `test_accuracy` (200-epoch test accuracy on the run's dataset), `optimum_accuracy`, `regret`
 (optimum - returned, accuracy points; null unless the answer is feasible: an infeasible answer
@@ -24,10 +26,10 @@ numbers differ from run to run even then: wall/CPU seconds, proxy seconds (also 
 anytime trajectory), and how many scores the evaluator served from its disk cache. `write_result`
 therefore stores those keys (`VOLATILE_KEYS`) in a sidecar next to the result (`run.json` ->
 `run.timing.json`, written first, so a present result always has its sidecar), and `load_result`
-merges the two back into the one dict `run_search` returned.
+merges the two back into the one dict the run returned.
 
 A multi-threshold method (search.multiobjective) answers several thresholds in one run: its
-`MultiSetting` lists them, and `run_multi_search` writes one record (`MULTI_SCHEMA`) with an
+`MultiSetting` lists them, and `multi_search_record` builds one record (`MULTI_SCHEMA`) with an
 `answers` entry per threshold and the quality of the front it found; the same sidecar rule applies.
 """
 
@@ -38,12 +40,10 @@ import hashlib
 import json
 import math
 import platform
-import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -51,9 +51,12 @@ from hwevrsnas.atomic import write_text
 from hwevrsnas.errors import DamagedFile, InputError
 from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel, Threshold
-from hwevrsnas.search.methods import METHODS, get_method
+from hwevrsnas.search.methods import get_method
 from hwevrsnas.search.tracker import Evaluation, SearchOutcome, fitter
 from hwevrsnas.spaces import get_space
+
+if TYPE_CHECKING:
+    from hwevrsnas.search.multiobjective import MultiOutcome
 
 SCHEMA = "hwevrsnas.search-result/2"
 MULTI_SCHEMA = "hwevrsnas.multi-search-result/1"
@@ -228,13 +231,6 @@ def _evaluator_info(evaluator: Any) -> dict[str, Any] | None:
     return info
 
 
-def _check_proxy_seed(setting: "Setting | MultiSetting", evaluator: Any) -> None:
-    """Refuse a setting that names another draw of the proxy than the evaluator's: analysis groups runs by it."""
-    seed = getattr(getattr(evaluator, "preset", None), "seed", None)
-    if setting.proxy_seed is not None and seed is not None and seed != setting.proxy_seed:
-        raise InputError(f"the setting's proxy seed is {setting.proxy_seed}, the evaluator's preset has seed {seed}")
-
-
 def _provenance(evaluator: Any) -> dict[str, Any]:
     """Where the scores were computed, for the timing sidecar: a float64 score is the same anywhere, so the
     deterministic record must not name the machine."""
@@ -242,45 +238,17 @@ def _provenance(evaluator: Any) -> dict[str, Any]:
     return {"provenance": provenance()} if provenance else {}
 
 
-def run_search(
-    setting: Setting,
-    evaluator: Any,
-    cost_model: CostModel,
-    config: GAConfig | None = None,
-    *,
-    progress: bool | None = None,
-    run_info: dict[str, Any] | None = None,
+def search_record(
+    setting: Setting, config: GAConfig, cost_model: CostModel, evaluator: Any, outcome: SearchOutcome,
+    started_utc: str, run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run the setting's method and return one JSON-ready record (see the module docstring).
-
-    `evaluator` (an Evaluator) is needed by the methods that use a proxy and ignored by the others.
-    `run_info` is merged into the volatile `timing` block.
-    """
+    """The record of a single-threshold run (see the module docstring), but for the run's own wall and CPU
+    seconds, which the runner adds when it is done. `evaluator` is None for a method without a proxy;
+    `run_info` is merged into the volatile `timing` block."""
     from hwevrsnas.search.baselines import oracle
 
-    config = GAConfig() if config is None else config
     method = get_method(setting.method)
-    if method.multi_threshold:
-        raise InputError(f"method {setting.method!r} answers every threshold at once: run it with run_multi_search")
-    described = cost_model.describe()
-    for key in ("space", "dataset", "device", "metric", "cost_dataset"):
-        if described[key] != getattr(setting, key):
-            raise InputError(f"the cost model's {key} is {described[key]!r}, the setting's {getattr(setting, key)!r}")
-    cost_model.check_threshold(setting.threshold)
-    if method.uses_proxy:
-        if evaluator is None:
-            raise InputError(f"method {setting.method!r} needs an evaluator")
-        space = evaluator.space if isinstance(evaluator.space, str) else evaluator.space.name
-        if space != setting.space:
-            raise InputError(f"the evaluator scores {space!r}, the setting searches {setting.space!r}")
-        _check_proxy_seed(setting, evaluator)
-    started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    start = (time.perf_counter(), time.process_time())
-    outcome: SearchOutcome = method.run_function()(
-        evaluator if method.uses_proxy else None, cost_model, setting.threshold, config, setting.seed, progress
-    )
     nb201 = cost_model.table if get_space(setting.space).has_accuracy else None
-
     optimum = oracle(cost_model, setting.threshold)
     record: dict[str, Any] = {
         "schema": SCHEMA,
@@ -290,8 +258,8 @@ def run_search(
         "method": setting.method,
         "threshold": setting.threshold,
         "threshold_uses_imputed": setting.threshold_source == "quantile" and cost_model.any_imputed,
-        "cost_model": described,
-        "evaluator": _evaluator_info(evaluator) if method.uses_proxy else None,
+        "cost_model": cost_model.describe(),
+        "evaluator": _evaluator_info(evaluator),
         "optimum": None,
         "optimum_accuracy": None,
         "optimum_index": None,
@@ -317,7 +285,7 @@ def run_search(
     elif not outcome.answer_feasible:
         record["reason"] = "no evaluated architecture met the threshold: the fittest one is returned"
     record["unique_evaluations"] = outcome.counters["unique_evaluations"]
-    record["setup_evaluations"] = int(getattr(evaluator, "setup_evaluations", 0) if method.uses_proxy else 0)
+    record["setup_evaluations"] = int(getattr(evaluator, "setup_evaluations", 0))
     record["counters"] = outcome.counters
     record["history"] = outcome.history
     record["evaluated"] = [e.to_json() for e in outcome.evaluations]
@@ -329,31 +297,24 @@ def run_search(
 
     timing = dict(outcome.timing)
     timing["anytime_seconds"] = anytime_seconds
-    timing["setup_seconds"] = float(getattr(evaluator, "setup_seconds", 0.0) if method.uses_proxy else 0.0)
+    timing["setup_seconds"] = float(getattr(evaluator, "setup_seconds", 0.0))
     timing["timing"] = {
         "evaluation_seconds": [e.seconds for e in outcome.evaluations],
         "evaluation_cached": [e.cached for e in outcome.evaluations],
     }
-    timing["wall_seconds"] = time.perf_counter() - start[0]
-    timing["cpu_seconds"] = time.process_time() - start[1]
-    timing["timing"].update(started_utc=started_utc, **_provenance(evaluator if method.uses_proxy else None),
-                            **(run_info or {}))  # fmt: skip
+    timing["timing"].update(started_utc=started_utc, **_provenance(evaluator), **(run_info or {}))
     record.update(timing)
-    return jsonable(record)
+    return record
 
 
-def run_multi_search(
-    setting: MultiSetting,
-    evaluator: Any,
-    cost_model: CostModel,
-    config: GAConfig | None = None,
-    *,
-    progress: bool | None = None,
-    run_info: dict[str, Any] | None = None,
+def multi_search_record(
+    setting: MultiSetting, config: GAConfig, cost_model: CostModel, evaluator: Any, outcome: MultiOutcome,
+    started_utc: str, run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run a multi-threshold method and return one JSON-ready record (`MULTI_SCHEMA`; docs/MULTIOBJECTIVE.md).
+    """The record of a multi-threshold run (`MULTI_SCHEMA`; docs/MULTIOBJECTIVE.md), but for the run's own wall
+    and CPU seconds, which the runner adds when it is done.
 
-    Besides the setting and provenance of `run_search`'s records: `answers` (one per threshold, in the
+    Besides the setting and provenance of `search_record`'s records: `answers` (one per threshold, in the
     setting's order: `threshold`, `quantile`, `index`, `arch`, `cost`, `feasible`, `phi`, `order`,
     `test_accuracy`, `optimum_index`, `optimum_accuracy`, `regret`), the found `front` (NB201
     indices) with `hypervolume`, `hypervolume_exact`, `hypervolume_ratio` and `igd`
@@ -362,29 +323,10 @@ def run_multi_search(
     """
     from hwevrsnas.analysis.fronts import run_quality
     from hwevrsnas.search.baselines import oracle
-    from hwevrsnas.search.multiobjective import MultiOutcome, cost_scale
+    from hwevrsnas.search.multiobjective import cost_scale
 
-    config = GAConfig() if config is None else config
     method = get_method(setting.method)
-    described = cost_model.describe()
-    for key in ("space", "dataset", "device", "metric", "cost_dataset"):
-        if described[key] != getattr(setting, key):
-            raise InputError(f"the cost model's {key} is {described[key]!r}, the setting's {getattr(setting, key)!r}")
-    for threshold in setting.thresholds:
-        cost_model.check_threshold(threshold)
-    if evaluator is None:
-        raise InputError(f"method {setting.method!r} needs an evaluator")
-    space = evaluator.space if isinstance(evaluator.space, str) else evaluator.space.name
-    if space != setting.space:
-        raise InputError(f"the evaluator scores {space!r}, the setting searches {setting.space!r}")
-    _check_proxy_seed(setting, evaluator)
-    started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    start = (time.perf_counter(), time.process_time())
-    outcome: MultiOutcome = method.run_function()(
-        evaluator, cost_model, list(setting.thresholds), config, setting.seed, progress
-    )
     nb201 = cost_model.table if get_space(setting.space).has_accuracy else None
-
     answers = []
     quantiles = setting.quantiles or (None,) * len(setting.thresholds)
     for quantile, found in zip(quantiles, outcome.answers):
@@ -416,7 +358,7 @@ def run_multi_search(
         "thresholds": list(setting.thresholds),
         "quantiles": None if setting.quantiles is None else list(setting.quantiles),
         "threshold_uses_imputed": setting.threshold_source == "quantile" and cost_model.any_imputed,
-        "cost_model": described,
+        "cost_model": cost_model.describe(),
         "cost_scale": cost_scale(cost_model),
         "evaluator": _evaluator_info(evaluator),
         "answers": answers,
@@ -440,10 +382,8 @@ def run_multi_search(
         **_provenance(evaluator),
         **(run_info or {}),
     }
-    timing["wall_seconds"] = time.perf_counter() - start[0]
-    timing["cpu_seconds"] = time.process_time() - start[1]
     record.update(timing)
-    return jsonable(record)
+    return record
 
 
 def multi_summary_line(record: dict[str, Any]) -> str:
@@ -601,7 +541,6 @@ def summary_line(record: dict[str, Any]) -> str:
 
 
 __all__ = [
-    "METHODS",
     "MULTI_SCHEMA",
     "MultiSetting",
     "SCHEMA",
@@ -611,10 +550,10 @@ __all__ = [
     "dumps",
     "jsonable",
     "load_result",
+    "multi_search_record",
     "multi_summary_line",
     "rerun_hint",
-    "run_multi_search",
-    "run_search",
+    "search_record",
     "summary_line",
     "timing_path",
     "write_result",
