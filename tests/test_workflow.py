@@ -464,6 +464,11 @@ def test_tiny_run_outputs(tiny_run):
     assert [t["label"] for t in thresholds["thresholds"]] == ["q0.5"]
     summary = (workdir / W.slice_targets(config)[0]).read_text().splitlines()
     assert len(summary) == 1 + len(leaves)
+    rows = [dict(zip(summary[0].split("\t"), line.split("\t"))) for line in summary[1:]]
+    # The draw each run read: search seed k's proxy replicate k, none for the oracle.
+    assert {(r["method"], r["seed"], r["proxy_seed"]) for r in rows} == {
+        (m, str(k), "" if m == "oracle" else str(k)) for m in config["methods"] for k in config["seeds"]
+    }
     for rule in ("fetch", "tables", "aggregate"):
         assert list((workdir / "logs").rglob(f"{rule}.log")), rule
 

@@ -119,6 +119,8 @@ def check_result(
         "run": str(run_path),
         "ok": not failed,
         "unique_evaluations": record.get("unique_evaluations"),
+        # The proxy draw the run read (None without a proxy), so that slice summaries can group by it.
+        "proxy_seed": setting.get("proxy_seed"),
         "checks": checks,
         **({"answers": summaries} if multi else summaries[0]),
     }

@@ -119,7 +119,7 @@ def resolve_thresholds(tables_dir: str | Path, where: Slice, out: str | Path) ->
 
 
 SLICE_COLUMNS = (
-    "threshold_label", "threshold", "method", "seed", "feasible", "cost", "test_accuracy",
+    "threshold_label", "threshold", "method", "seed", "proxy_seed", "feasible", "cost", "test_accuracy",
     "optimum_accuracy", "regret", "unique_evaluations", "status",
 )  # fmt: skip
 
@@ -131,12 +131,13 @@ def summarise_slice(check_files: Sequence[str | Path], out: str | Path, labels: 
     for path in check_files:
         check = json.loads(Path(path).read_text())
         leaf = check["leaf"]
-        common = {"method": leaf["method"], "seed": int(leaf["seed"]), "unique_evaluations": check["unique_evaluations"]}
+        common = {"method": leaf["method"], "seed": int(leaf["seed"]), "proxy_seed": check.get("proxy_seed"),
+                  "unique_evaluations": check["unique_evaluations"]}  # fmt: skip
         # A multi-threshold run's check holds one answer per threshold of the slice, in the slice's order.
         pairs = zip(check["answers"], labels) if "answers" in check else [(check, leaf["threshold"])]
         for answer, label in pairs:
             rows.append({**answer, **common, "threshold_label": label})
-    rows.sort(key=lambda r: (r["threshold"], r["method"], r["seed"]))
+    rows.sort(key=lambda r: (r["threshold"], r["method"], r["seed"], -1 if r["proxy_seed"] is None else r["proxy_seed"]))
     text = io.StringIO()
     writer = csv.writer(text, delimiter="\t", lineterminator="\n")
     writer.writerow(SLICE_COLUMNS)
