@@ -114,3 +114,47 @@ def test_a_published_float64_table_reproduces_here(table: Path, mirror: Path, nb
                     batch_dir=str(tmp_path / "proxy"))  # fmt: skip
     assert not result.identity_differs and result.sample == 3
     assert result.largest_difference <= FLOAT64_TOLERANCE and result.passed, result
+
+
+# A zero-cost raw value of each architecture, printed as JSON by a fresh process (its kernels set by its environment).
+RAW_VALUES = """
+import json, sys
+from pathlib import Path
+from hwevrsnas.proxy import ProxyContext, make_proxy
+from hwevrsnas.proxy.batch import load_or_build_batch
+from hwevrsnas.proxy.presets import get_preset
+from hwevrsnas.spaces import nb201
+sources, batch_dir, proxies, archs = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4:]
+preset = get_preset("quick")
+context = ProxyContext("nb201", preset, lambda: load_or_build_batch(preset, Path(sources), Path(batch_dir)))
+out = {}
+for name in proxies:
+    evaluator = make_proxy(name, context)
+    out[name] = {"identity": evaluator.identity(), "provenance": evaluator.provenance(),
+                 "raw": [evaluator.raw_result(nb201.arch_to_ops(arch)).raw for arch in archs]}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_float64_zero_cost_values_are_the_same_bytes_under_a_lower_kernel_set(mirror: Path, tmp_path: Path) -> None:
+    """The zero-cost proxies that moved most in float32 (ZiCo, snip, AZ-NAS's trainability), in float64 under both
+    kernel sets: equal recorded raw values, and one identity (no platform in it)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    _, lower = kernel_environment("lower")
+    runs = {}
+    for name, variables in (("default", {}), ("lower", lower)):
+        command = [sys.executable, "-c", RAW_VALUES, str(mirror), str(tmp_path / name), "zc:zico,zc:snip,zc:az_trainability",
+                   *ARCHS[:2]]  # fmt: skip
+        proc = subprocess.run(command, env={**os.environ, **variables}, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs[name] = json.loads(proc.stdout)
+    for proxy, default in runs["default"].items():
+        other = runs["lower"][proxy]
+        assert default["identity"] == other["identity"] and default["identity"]["dtype"] == "float64", proxy
+        assert default["provenance"]["platform"] != other["provenance"]["platform"], "the lower kernels did not take effect"
+        assert default["raw"] == other["raw"], proxy

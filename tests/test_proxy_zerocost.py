@@ -254,3 +254,21 @@ def test_synflow_ranks_like_naslib(naslib_cifar10: list[tuple[np.ndarray, dict]]
     assert spearmanr(ours, theirs).statistic >= 0.9
     # Same init distribution, so even the values agree to within init noise.
     assert np.median(np.abs(np.log(ours) - np.array(theirs))) < 0.5
+
+
+def test_a_float64_evaluator_records_its_dtype_not_its_platform_and_rounds_its_raw_value(batch: ProxyBatch) -> None:
+    ops = np.array(NB201_ARCHS[0], dtype=np.uint8)
+    single = ZeroCostEvaluator("nb201", "naswot", batch, seed=3, preset=SMALL)
+    double = ZeroCostEvaluator("nb201", "naswot", batch, seed=3, preset=SMALL, dtype="float64")
+    assert "platform" in single.identity() and "dtype" not in single.identity() and single.provenance() == {}
+    assert double.identity()["dtype"] == "float64" and "platform" not in double.identity()
+    assert double.provenance()["platform"] == single.identity()["platform"]
+    assert single.key(ops) != double.key(ops)
+    raw = double.raw_result(ops).raw
+    assert raw == float(f"{raw:.10g}") and math.isfinite(raw)
+    # The portable draw, not torch's: another evaluator gives the same bits, and float32 another value.
+    again = ZeroCostEvaluator("nb201", "naswot", batch, seed=3, preset=SMALL, dtype="float64").raw_result(ops).raw
+    assert again == raw and single.raw_result(ops).raw != raw
+    # #params and FLOPs do not depend on the dtype: one identity.
+    params = [ZeroCostEvaluator("nb201", "params", batch, preset=SMALL, dtype=d) for d in ("float32", "float64")]
+    assert params[0].identity() == params[1].identity()

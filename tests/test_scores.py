@@ -174,14 +174,15 @@ ACROSS_PLATFORMS_OF = {"zico": 5e-3, "grad_norm": 1e-3, "snip": 1e-3}
 
 @pytest.fixture(scope="module")
 def quick_context(mirror, tmp_path_factory):
-    """A proxy context on the `quick` preset's batch, built once from the mirror for the files below."""
+    """A proxy context on the batch of the preset that made the files below (`quick-float32`, then named `quick`),
+    built once from the mirror."""
     import functools
 
     from hwevrsnas.proxy import ProxyContext
     from hwevrsnas.proxy.batch import load_or_build_batch
     from hwevrsnas.proxy.presets import get_preset
 
-    preset = get_preset("quick")
+    preset = get_preset("quick-float32")
     batch_dir = tmp_path_factory.mktemp("proxy")
     return ProxyContext("nb201", preset, functools.partial(load_or_build_batch, preset, mirror, batch_dir))
 

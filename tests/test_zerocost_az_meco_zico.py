@@ -489,3 +489,23 @@ def test_shared_pass_values_equal_separate_computations_bit_for_bit(batch: Proxy
             function = EXTRA_SCORE_FUNCTIONS.get(metric) or SCORE_FUNCTIONS[metric]
             assert raw == function(model, batch.images, batch.labels), metric
     assert calls.count("az_nas_members") == 3 and calls.count("loss_gradient_scores") == 3
+
+
+def test_float64_az_nas_draws_never_use_torchs_normal_kernel(batch: ProxyBatch, monkeypatch) -> None:
+    """torch's CPU normal kernel rounds differently under each vector ISA: in float64 AZ-NAS draws from numpy."""
+    from hwevrsnas.proxy import zerocost
+
+    ops = np.array(ARCHS[1], dtype=np.uint8)
+    single = ExtraZeroCostEvaluator("nb201", "az_expressivity", batch, seed=2, preset=SMALL).raw_result(ops).raw
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.randn in a float64 zero-cost proxy")
+
+    monkeypatch.setattr(torch, "randn", refuse)
+    values = []
+    for _ in range(2):
+        monkeypatch.setattr(zerocost, "_PASS_MEMO", {})  # computed afresh each time
+        double = ExtraZeroCostEvaluator("nb201", "az_expressivity", batch, seed=2, preset=SMALL, dtype="float64")
+        values.append(double.raw_result(ops).raw)
+    assert values[0] == values[1] and math.isfinite(values[0]) and values[0] != single
+    assert double.identity()["dtype"] == "float64" and "platform" not in double.identity()

@@ -24,7 +24,7 @@ def zero_cost(metric: str, context: ProxyContext) -> Any:
 
     return ZeroCostEvaluator(
         context.space, metric, context.batch, context.cache, seed=context.preset.seed, preset=Preset(),
-        device=context.device,
+        device=context.device, dtype=context.preset.dtype,
     )  # fmt: skip
 
 

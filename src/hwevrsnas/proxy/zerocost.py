@@ -69,7 +69,7 @@ from hwevrsnas.proxy.determinism import pinned_threads, platform
 from hwevrsnas.proxy.evaluator import REFERENCE_SEED, REFERENCE_SIZE, Evaluator, empirical_cdf, reference_architectures
 from hwevrsnas.proxy.presets import Preset
 from hwevrsnas.proxy.result import STATUS_NONFINITE, STATUS_OK, WORST_SCORE, ProxyResult
-from hwevrsnas.proxy.rsnas import CIFAR10_CLASSES
+from hwevrsnas.proxy.rsnas import CIFAR10_CLASSES, portable_init
 from hwevrsnas.spaces import Space
 from hwevrsnas.spaces.nb201_network import NB201Network
 
@@ -249,6 +249,11 @@ SHARED_PASSES: dict[str, Callable[[nn.Module, Tensor, Tensor], dict[str, float]]
 _PASS_MEMO: dict[str, tuple[dict[str, float], float, float]] = {}
 
 
+# The significant digits a float64 raw value is recorded with: ZiCo divides by a difference of two gradients, whose
+# float64 rounding reaches about 1e-11 relative, so ten digits make the bytes equal across machines.
+RAW_SIGNIFICANT = 10
+
+
 class ZeroCostEvaluator(Evaluator):
     """One zero-cost metric as an Evaluator: raw score of the seeded class representative, phi = its reference CDF rank.
 
@@ -272,6 +277,7 @@ class ZeroCostEvaluator(Evaluator):
         reference_sample: int = REFERENCE_SIZE,
         preset: Preset | None = None,
         device: str = "cpu",
+        dtype: str = "float32",
     ) -> None:
         super().__init__(space, cache)
         if metric not in self.score_functions:
@@ -283,18 +289,26 @@ class ZeroCostEvaluator(Evaluator):
         self.reference_sample = reference_sample
         self.preset = preset if preset is not None else Preset()
         self.device = torch.device(device)
-        # The metrics run in float32 whatever the preset trains in: a float64 preset's batch holds the same images
-        # (its reference selects the same ones), so casting them back is exact.
-        self.images = batch.images.to(self.device, torch.float32)
+        # In float64 (a float64 preset's proxy) the network starts from the portable draw and the raw value is
+        # recorded to RAW_SIGNIFICANT digits, so it is the same on any machine (docs/evidence/kernels.md); in float32
+        # it keeps PyTorch's own initialisation and depends on the platform. A float64 batch holds the same images
+        # as the float32 one (its reference selects the same ones), so casting them is exact.
+        self.float64 = dtype == "float64"
+        self.images = batch.images.to(self.device, torch.float64 if self.float64 else torch.float32)
         self.labels = batch.labels.to(self.device)
         self.batch_checksum = batch.identity_checksum
         self.reference_checksum = batch.reference_checksum
         self._raw_memo: dict[str, ProxyResult] = {}
         self._reference: np.ndarray | None = None
         parts: dict[str, Any] = {"kind": self.kind, "metric": metric, "space": self.space.name}
+        self._provenance: dict[str, Any] = {}
         if metric not in STATIC_METRICS:
-            parts.update(batch=self.batch_checksum, reference=self.reference_checksum, seed=seed,
-                         platform=platform(str(self.device)))  # fmt: skip
+            parts.update(batch=self.batch_checksum, reference=self.reference_checksum, seed=seed)
+            if self.float64:
+                parts["dtype"] = "float64"
+                self._provenance["platform"] = platform(str(self.device))
+            else:
+                parts["platform"] = platform(str(self.device))
         parts.update(self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES))
         if self.definition is not None:
             parts["definition"] = self.definition
@@ -307,8 +321,13 @@ class ZeroCostEvaluator(Evaluator):
         return f"zc:{self.metric}"
 
     def identity(self) -> dict[str, Any]:
-        """Metric, space, network shape, reference sample, and (for image metrics) batch, seed and platform."""
+        """Metric, space, network shape, reference sample, and (for image metrics) batch, seed and, in float32,
+        platform (in float64: dtype)."""
         return dict(self._identity)
+
+    def provenance(self) -> dict[str, Any]:
+        """The platform a float64 value was computed on (recorded, never matched)."""
+        return dict(self._provenance)
 
     def reference_key(self) -> str:
         """Cache key of the reference sample's raw scores."""
@@ -334,6 +353,8 @@ class ZeroCostEvaluator(Evaluator):
                     _PASS_MEMO[pass_key] = self._measure(ops, shared)
                 values, seconds, build_seconds = _PASS_MEMO[pass_key]
                 raw = float(values[self.metric])
+            if self.float64 and math.isfinite(raw):
+                raw = float(f"{raw:.{RAW_SIGNIFICANT}g}")
             status = STATUS_OK if math.isfinite(raw) else STATUS_NONFINITE
             self._raw_memo[canonical] = ProxyResult(
                 raw, float("nan"), [], seconds, status, raw=raw,
@@ -348,7 +369,11 @@ class ZeroCostEvaluator(Evaluator):
             start = time.perf_counter()
             torch.manual_seed(self.seed)
             shape = self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES)
-            model = self.space.build_network(representative, **shape).to(self.device)
+            model = self.space.build_network(representative, **shape)
+            if self.float64:
+                model = model.double()
+                portable_init(model, self.seed)
+            model = model.to(self.device)
             built = time.perf_counter()
             value = function(model, self.images, self.labels)
             seconds = time.perf_counter() - built

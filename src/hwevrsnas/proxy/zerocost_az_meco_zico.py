@@ -93,6 +93,15 @@ def _generator() -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _normal(shape: Any, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """Standard normal draws: torch's in float32 (as AZ-NAS draws them); in float64 numpy's from a seed the
+    generator gives, because torch's CPU normal kernel rounds differently under each vector ISA."""
+    if dtype != torch.float64:
+        return torch.randn(shape, generator=generator, dtype=torch.float32)
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    return torch.from_numpy(np.random.default_rng(seed).standard_normal(tuple(shape)))
+
+
 def _kaiming_normal_fan_in(net: nn.Module, generator: torch.Generator) -> None:
     """AZ-NAS's re-initialisation: conv/linear weights N(0, 2 / fan_in), biases 0, norm layers weight 1, bias 0."""
     with torch.no_grad():
@@ -100,7 +109,7 @@ def _kaiming_normal_fan_in(net: nn.Module, generator: torch.Generator) -> None:
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 weight = module.weight
                 std = math.sqrt(2.0 / weight[0].numel())  # fan_in = in_channels / groups * kernel area
-                draw = torch.randn(weight.shape, generator=generator, dtype=torch.float32) * std
+                draw = _normal(weight.shape, generator, weight.dtype) * std
                 weight.copy_(draw.to(dtype=weight.dtype, device=weight.device))
                 if module.bias is not None:
                     module.bias.zero_()
@@ -178,7 +187,7 @@ def az_nas_scores(
         parameter.requires_grad_(False)  # only input gradients are needed
     stem, layers = _blocks(net)
     shape = (batch_size, *images.shape[1:])
-    x = torch.randn(shape, generator=generator, dtype=torch.float32).to(device=images.device, dtype=images.dtype)
+    x = _normal(shape, generator, images.dtype).to(device=images.device, dtype=images.dtype)
 
     entropies: list[float] = []
     terms: list[float] = []
@@ -408,5 +417,5 @@ def zero_cost_extra(metric: str, context: Any) -> ExtraZeroCostEvaluator:
     """Registry factory (like `factories.zero_cost`): the benchmark's own network (C=16, N=5), the context's batch and seed."""
     return ExtraZeroCostEvaluator(
         context.space, metric, context.batch, context.cache, seed=context.preset.seed, preset=Preset(),
-        device=context.device,
+        device=context.device, dtype=context.preset.dtype,
     )  # fmt: skip
