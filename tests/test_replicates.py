@@ -12,13 +12,18 @@ from fakes import complete_table
 from hwevrsnas.analysis.fidelity import class_frame
 from hwevrsnas.analysis.replicates import MEAN_OF_DRAWS, replicate_fidelity, replicates_markdown
 from hwevrsnas.errors import InputError
+from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.scores import ScoreTable
 from hwevrsnas.spaces import nb201 as nb201_module
 
 
-def _tables(tmp_path: Path, draws: dict[int, np.ndarray], preset: str = "d1") -> list[ScoreTable]:
-    paths = [complete_table({"kind": "rsnas", "preset": preset, "seed": seed}, f"rsnas:{seed}", tmp_path / f"p{seed}.h5",
-                            values=values) for seed, values in draws.items()]  # fmt: skip
+def _identity(preset: str, seed: int) -> dict:
+    return {"kind": "rsnas", "preset": get_preset(preset, seed=seed).digest, "seed": seed}
+
+
+def _tables(tmp_path: Path, draws: dict[int, np.ndarray], preset: str = "tiny") -> list[ScoreTable]:
+    paths = [complete_table(_identity(preset, seed), f"rsnas:{seed}", tmp_path / f"p{seed}.h5", values=values)
+             for seed, values in draws.items()]  # fmt: skip
     return [ScoreTable.open(path) for path in paths]
 
 
@@ -58,14 +63,14 @@ def test_identical_and_reversed_replicates(tmp_path: Path, nb201) -> None:
 
 @pytest.mark.parametrize(
     "draws,preset2,message",
-    [((0,), None, "at least two tables"), ((0, 0), None, "proxy seed 0 given twice"), ((0, 1), "other", "2 presets")],
+    [((0,), None, "at least two tables"), ((0, 0), None, "proxy seed 0 given twice"), ((0, 1), "quick", "2 presets")],
     ids=["one", "same-seed", "two-presets"],
 )
 def test_replicates_are_refused_unless_one_preset_at_distinct_seeds(tmp_path, nb201, draws, preset2, message) -> None:
     tables = []
     for i, seed in enumerate(draws):
-        preset = preset2 if (preset2 and i == 1) else "d1"
-        path = complete_table({"kind": "rsnas", "preset": preset, "seed": seed}, "rsnas", tmp_path / f"t{i}.h5")
+        preset = preset2 if (preset2 and i == 1) else "tiny"
+        path = complete_table(_identity(preset, seed), "rsnas", tmp_path / f"t{i}.h5")
         tables.append(ScoreTable.open(path))
     with pytest.raises(InputError, match=message):
         replicate_fidelity(tables, nb201)

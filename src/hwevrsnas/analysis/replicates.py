@@ -27,6 +27,7 @@ from scipy import stats
 
 from hwevrsnas.analysis.fidelity import class_frame, hwnasbench_slices, proxy_oracle_regret
 from hwevrsnas.errors import InputError
+from hwevrsnas.reproduction import preset_of
 from hwevrsnas.scores import ScoreTable
 
 MEAN_OF_DRAWS = "mean of draws"
@@ -46,7 +47,7 @@ def replicate_columns(tables: Sequence[ScoreTable], n_classes: int) -> pd.DataFr
         if len(rsnas) != 1:
             raise InputError(f"{table.path}: expected one representation-similarity column, found {len(rsnas)}")
         identity = rsnas[0].identity
-        presets.add(identity.get("preset"))
+        presets.add(preset_of(identity).name)  # the digest names the seed too: compare the named preset
         name = f"p{int(identity.get('seed', 0))}"
         if name in columns:
             raise InputError(f"{table.path}: proxy seed {name[1:]} given twice; replicates need distinct proxy seeds")
@@ -55,7 +56,7 @@ def replicate_columns(tables: Sequence[ScoreTable], n_classes: int) -> pd.DataFr
         values[table.positions[ok]] = rsnas[0].score[ok]
         columns[name] = values
     if len(presets) > 1:
-        raise InputError(f"the tables hold {len(presets)} presets (digests {', '.join(sorted(map(str, presets)))}); "
+        raise InputError(f"the tables hold {len(presets)} presets ({', '.join(sorted(presets))}); "
                          "replicates are one preset at several proxy seeds")  # fmt: skip
     if len(columns) < 2:
         raise InputError("replicate fidelity needs at least two tables of distinct proxy seeds")
