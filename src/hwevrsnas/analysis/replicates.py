@@ -106,7 +106,7 @@ def replicate_fidelity(tables: Sequence[ScoreTable], nb201_table: Any) -> tuple[
         "rho_mean": float(single["spearman_rho"].mean()), "rho_min": float(single["spearman_rho"].min()),
         "rho_max": float(single["spearman_rho"].max()),
         "class_sd_median": float(np.median(spread)), "class_sd_max": float(spread.max()),
-        "between_class_sd": float(per_class.mean(axis=1).std(ddof=1)),
+        "between_class_sd": float(draws[MEAN_OF_DRAWS].to_numpy()[live].std(ddof=1)),
         "pair_tau_mean": float(pairs_frame["kendall_tau"].mean()), "pair_tau_min": float(pairs_frame["kendall_tau"].min()),
         "top1%_overlap_mean": float(pairs_frame["top1%_overlap"].mean()),
         "top1%_overlap_min": float(pairs_frame["top1%_overlap"].min()),

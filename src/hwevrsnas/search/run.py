@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from hwevrsnas.errors import InputError
 from hwevrsnas.search.config import GAConfig
@@ -70,14 +70,8 @@ def run_search(
         raise InputError(f"method {setting.method!r} answers every threshold at once: run it with run_multi_search")
     _check_inputs(setting, cost_model, [setting.threshold], evaluator, method.uses_proxy)
     evaluator = evaluator if method.uses_proxy else None
-    started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    start = (time.perf_counter(), time.process_time())
-    problem = SearchProblem.build(evaluator, cost_model, [setting.threshold], config)
-    outcome = method.run_function()(problem, config, setting.seed, progress)
-    record = search_record(setting, config, cost_model, evaluator, outcome, started_utc, run_info)
-    record["wall_seconds"] = time.perf_counter() - start[0]
-    record["cpu_seconds"] = time.process_time() - start[1]
-    return jsonable(record)
+    thresholds = [setting.threshold]
+    return _timed_run(method, setting, evaluator, cost_model, thresholds, config, progress, run_info, search_record)
 
 
 def run_multi_search(
@@ -93,11 +87,21 @@ def run_multi_search(
     config = GAConfig() if config is None else config
     method = get_method(setting.method)
     _check_inputs(setting, cost_model, setting.thresholds, evaluator, needs_evaluator=True)
+    return _timed_run(method, setting, evaluator, cost_model, setting.thresholds, config, progress, run_info,
+                      multi_search_record)  # fmt: skip
+
+
+def _timed_run(
+    method: Any, setting: Setting | MultiSetting, evaluator: Any, cost_model: CostModel, thresholds: Sequence[Any],
+    config: GAConfig, progress: bool | None, run_info: dict[str, Any] | None,
+    make_record: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:  # fmt: skip
+    """Build the problem, run the method on it and make its record, with the run's wall and CPU seconds."""
     started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = (time.perf_counter(), time.process_time())
-    problem = SearchProblem.build(evaluator, cost_model, setting.thresholds, config)
+    problem = SearchProblem.build(evaluator, cost_model, thresholds, config)
     outcome = method.run_function()(problem, config, setting.seed, progress)
-    record = multi_search_record(setting, config, cost_model, evaluator, outcome, started_utc, run_info)
+    record = make_record(setting, config, cost_model, evaluator, outcome, started_utc, run_info)
     record["wall_seconds"] = time.perf_counter() - start[0]
     record["cpu_seconds"] = time.process_time() - start[1]
     return jsonable(record)
