@@ -4,7 +4,8 @@
 rule evaluate:
     """Re-check one result: threshold, tabular cost, feasibility, accuracy, exact optimum and regret.
 
-    A mismatch fails the job (the log names every failed check); the check file feeds the slice summary.
+    A mismatch fails the job (the log names every failed check); the check file feeds the slice summary. It runs
+    as the search leaves do (rules/search.smk).
     """
     input:
         run=W.RUN,
@@ -14,12 +15,11 @@ rule evaluate:
         W.CHECK,
     params:
         args=lambda wc: W.check_args(config, wc),
-    conda:
-        CONDA_ENV
     log:
         W.CHECK_LOG,
-    shell:
-        "hwevrsnas -v check {input.run:q} {params.args} --out {output:q} > {log:q} 2>&1"
+    run:
+        argv = ["-v", "check", input.run, *shlex.split(params.args), "--out", output[0]]
+        W.run_leaf(workflow, argv, log[0])
 
 
 rule slice:

@@ -10,7 +10,14 @@
 
 
 rule search:
-    """Run one search; write its deterministic result and its timing sidecar."""
+    """Run one search; write its deterministic result and its timing sidecar.
+
+    The command runs in a warm worker process of the workflow (hwevrsnas.workflow.leaf_pool) when the run is local
+    with jobs in threads (the profiles' force-use-threads), else in this job's own process: the same bytes either way.
+    Its environment is the workflow's own, which has the package (the Snakefile imports it), so it has no conda
+    directive; wall and CPU seconds are in its timing sidecar (a Snakemake benchmark of a threaded job would measure
+    the whole workflow process).
+    """
     input:
         unpack(lambda wc: W.search_inputs(config, wc)),
         thresholds=ancient(W.THRESHOLDS),
@@ -21,11 +28,8 @@ rule search:
         args=lambda wc: W.search_command_args(config, wc),
         preset_digest=lambda wc: W.preset_identity(config, wc),
     threads: config["threads"]["search"]
-    conda:
-        CONDA_ENV
     log:
         W.SEARCH_LOG,
-    benchmark:
-        W.SEARCH_BENCHMARK
-    shell:
-        "hwevrsnas -v search {params.args} --threads {threads} --no-progress --out {output.run:q} > {log:q} 2>&1"
+    run:
+        argv = ["-v", "search", *shlex.split(params.args), "--threads", str(threads), "--no-progress"]
+        W.run_leaf(workflow, [*argv, "--out", output.run], log[0])

@@ -1,10 +1,16 @@
-"""Benchmark served search leaves: one process per leaf (how the workflow runs them) against the same leaves run
-in-process, several per process (how a job per slice, or a `run:` rule, would run them), side by side in one run.
+"""Benchmark served search leaves: the workflow's way (Snakemake handing each leaf to warm worker processes,
+hwevrsnas.workflow.leaf_pool) against one `hwevrsnas` process per search and per check (how the shell rules ran
+them before), side by side in one run, on the same leaves, with the results compared byte for byte.
 
 The leaves are the workflow's own: the evidence preset's grid (config/presets/evidence.yaml) with its proxy leaves
-served by the published float64 quick table of proxy seed 0 (`--proxy-seed 0` for every seed), the first N of them
-in grid order, each with the exact `hwevrsnas search` arguments the workflow gives it (hwevrsnas.workflow). Both
-ways run W processes at a time; every run file is then compared byte for byte (timing sidecars aside).
+served by the published float64 quick table of proxy seed 0 (`proxy.pairing: crossed`, `proxy.seeds: [0]`, so that
+every search seed reads it), the first N of them in grid order, NB201 only. Each leaf is a search and the check of
+its result, with the arguments the workflow gives them (hwevrsnas.workflow).
+
+- `processes`: every search, then its check, as its own `hwevrsnas` process, W at a time, with no scheduler at
+  all: a lower bound on the time of the shell rules, whose Snakemake added its own cost per job on top;
+- `workflow`: `snakemake --cores W` asked for those leaves' run and check files, in a fresh working directory whose
+  resources/ (tables, sources, proxy batches) are linked to the repository's: the whole run, DAG included.
 
     python scripts/bench_leaves.py --leaves 1000 --workers 2 --out docs/bench/leaves.md
 """
@@ -13,83 +19,98 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
 import filecmp
-import io
-import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "docs/scores/nb201-quick-seed0.h5"
+LINKED = ("resources/tables", "resources/sources", "resources/proxy")
 
 
-def grid_leaves(n: int) -> list[list[str]]:
-    """The `hwevrsnas search` argv (without --out) of the first n served leaves of the evidence grid."""
-    import yaml
+def bench_config() -> dict:
+    """The evidence preset with its proxy leaves served by the seed-0 table for every search seed."""
     from snakemake.utils import validate
-
-    from hwevrsnas import workflow as W
-    from hwevrsnas.search.methods import get_method
 
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config.update(yaml.safe_load((REPO / "config/presets/evidence.yaml").read_text()))
     config["scores"] = {**config["scores"], "enabled": False, "table": str(TABLE)}
-    config["proxy"] = {**config["proxy"], "pairing": "crossed", "seeds": [0]}  # every seed reads proxy seed 0
+    config["proxy"] = {**config["proxy"], "pairing": "crossed", "seeds": [0]}
     validate(config, str(REPO / "config/schema.yaml"))
+    return config
+
+
+def served_leaves(config: dict, n: int) -> list:
+    """The first n NB201 leaves of the grid that are lookups: served by the table, or without a proxy."""
+    from hwevrsnas import workflow as W
+    from hwevrsnas.search.methods import get_method
+
     leaves = []
     for leaf in W.expand_grid(config):
-        served = W.uses_score_table(config, leaf) or not get_method(leaf.method).uses_proxy
-        if leaf.space != "nb201" or not served:
-            continue  # only lookups: the served leaves and the leaves without a proxy
-        args = W.search_args(config, leaf.wildcards())
-        leaves.append(["search", *args, "--threads", "1", "--no-progress"])
+        if leaf.space == "nb201" and (W.uses_score_table(config, leaf) or not get_method(leaf.method).uses_proxy):
+            leaves.append(leaf)
         if len(leaves) == n:
             break
     return leaves
 
 
-def run_processes(leaves: list[list[str]], out: Path, workers: int) -> float:
-    """Wall seconds of every leaf as its own `hwevrsnas search` process, `workers` at a time."""
-    command = [sys.executable, "-m", "hwevrsnas.cli"]
+def commands(config: dict, leaf) -> tuple[list[str], list[str]]:
+    """A leaf's search and check command lines, as the rules build them."""
+    from hwevrsnas import workflow as W
 
-    def one(i: int) -> None:
-        subprocess.run([*command, *leaves[i], "--out", str(out / f"{i}.json")], check=True, capture_output=True)
+    wildcards = leaf.wildcards()
+    run, check = leaf.path(W.RUN), leaf.path(W.CHECK)
+    search = ["search", *W.search_args(config, wildcards), "--threads", "1", "--no-progress", "--out", run]
+    return search, ["check", run, *shlex.split(W.check_args(config, wildcards)), "--out", check]
+
+
+def workdir(root: Path, name: str) -> Path:
+    """A fresh working directory whose resources/ are the repository's (nothing is rebuilt)."""
+    path = root / name
+    for linked in LINKED:
+        (path / linked).parent.mkdir(parents=True, exist_ok=True)
+        (path / linked).symlink_to(REPO / linked)
+    return path
+
+
+def thresholds(config_file: Path, cwd: Path, targets: list[str]) -> None:
+    """The slices' threshold files, which both ways read (the workflow's `thresholds` rule; untimed)."""
+    snakemake = str(Path(sys.executable).parent / "snakemake")
+    command = [snakemake, *targets, "--snakefile", str(REPO / "Snakefile"), "--cores", "1", "--configfile",
+               str(config_file), "--quiet", "all"]  # fmt: skip
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+
+
+def run_processes(pairs: list[tuple[list[str], list[str]]], cwd: Path, workers: int) -> float:
+    """Wall seconds of every search and then its check as their own `hwevrsnas` processes, `workers` at a time."""
+    program = [sys.executable, "-m", "hwevrsnas.cli"]
+
+    def one(pair: tuple[list[str], list[str]]) -> None:
+        for argv in pair:
+            Path(cwd, argv[-1]).parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run([*program, *argv], cwd=cwd, check=True, capture_output=True)
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        list(pool.map(one, range(len(leaves))))
+        list(pool.map(one, pairs))
     return time.perf_counter() - start
 
 
-def run_in_process(leaves: list[list[str]], out: Path, workers: int) -> float:
-    """Wall seconds of the leaves split into `workers` processes, each running its share through the CLI in-process."""
-    shares = [list(range(w, len(leaves), workers)) for w in range(workers)]
+def run_workflow(config_file: Path, cwd: Path, targets: list[str], workers: int) -> float:
+    """Wall seconds of `snakemake --cores W` asked for the targets (the repository's workflow profile applies)."""
+    snakemake = str(Path(sys.executable).parent / "snakemake")
+    command = [snakemake, *targets, "--snakefile", str(REPO / "Snakefile"), "--cores", str(workers), "--configfile",
+               str(config_file), "--quiet", "all"]  # fmt: skip
     start = time.perf_counter()
-    procs = []
-    for share in shares:
-        jobs = json.dumps([[*leaves[i], "--out", str(out / f"{i}.json")] for i in share])
-        procs.append(subprocess.Popen([sys.executable, __file__, "--run-share"], stdin=subprocess.PIPE, text=True))
-        procs[-1].stdin.write(jobs)
-        procs[-1].stdin.close()
-    for proc in procs:
-        if proc.wait() != 0:
-            raise SystemExit("an in-process share failed")
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
     return time.perf_counter() - start
-
-
-def run_share() -> None:
-    """The in-process worker: every argv read from stdin, through hwevrsnas.cli.main, in this one process."""
-    from hwevrsnas.cli import main
-
-    for argv in json.loads(sys.stdin.read()):
-        with contextlib.redirect_stdout(io.StringIO()):
-            if main(argv) != 0:
-                raise SystemExit(f"leaf failed: {argv}")
 
 
 def main() -> None:
@@ -97,43 +118,53 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", help="also write the Markdown table (with the command) to this file")
-    parser.add_argument("--run-share", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.run_share:
-        run_share()
-        return
-    os.chdir(REPO)  # the leaves' arguments name resources/ relative to the repository, as the workflow's do
-    leaves = grid_leaves(args.leaves)
-    methods = sorted({argv[argv.index("--method") + 1] for argv in leaves})
+
+    from hwevrsnas import workflow as W
+
+    config = bench_config()
+    leaves = served_leaves(config, args.leaves)
+    pairs = [commands(config, leaf) for leaf in leaves]
+    outputs = [path for leaf in leaves for path in (leaf.path(W.RUN), leaf.path(W.CHECK))]
+    slice_thresholds = sorted({W.THRESHOLDS.format(**leaf.wildcards()) for leaf in leaves})
+    methods = sorted({leaf.method for leaf in leaves})
     with tempfile.TemporaryDirectory() as tmp:
-        processes, in_process = Path(tmp, "processes"), Path(tmp, "in-process")
-        processes.mkdir()
-        in_process.mkdir()
-        first = run_processes(leaves, processes, args.workers)
-        second = run_in_process(leaves, in_process, args.workers)
-        names = [f"{i}.json" for i in range(len(leaves))]
-        match, mismatch, errors = filecmp.cmpfiles(processes, in_process, names, shallow=False)
+        root = Path(tmp)
+        config_file = root / "config.yaml"
+        config_file.write_text(yaml.safe_dump(config))
+        processes, workflow = workdir(root, "processes"), workdir(root, "workflow")
+        for cwd in (processes, workflow):
+            thresholds(config_file, cwd, slice_thresholds)
+        seconds = {
+            "processes": run_processes(pairs, processes, args.workers),
+            "workflow": run_workflow(config_file, workflow, outputs, args.workers),
+        }
+        match, mismatch, errors = filecmp.cmpfiles(processes, workflow, outputs, shallow=False)
     identical = not mismatch and not errors
+    per_leaf = {way: s / len(leaves) for way, s in seconds.items()}
     lines = [
         f"    python scripts/bench_leaves.py --leaves {args.leaves} --workers {args.workers} --out docs/bench/leaves.md",
         "",
-        f"{len(leaves)} served leaves of the evidence grid ({', '.join(methods)}), {args.workers} at a time; "
-        "wall seconds; run files compared byte for byte.",
+        f"{len(leaves)} served leaves of the evidence grid ({', '.join(methods)}), each a search and the check of "
+        f"its result; {args.workers} cores; wall seconds.",
         "",
-        "| way | wall (s) | s per leaf | ratio to one process per leaf |",
+        "| way | wall (s) | s per leaf (search + check) | ratio to one process each |",
         "|---|---:|---:|---:|",
-        f"| one process per leaf (today) | {first:.1f} | {first / len(leaves):.3f} | 1.00 |",
-        f"| in-process, {args.workers} processes | {second:.1f} | {second / len(leaves):.3f} | {second / first:.2f} |",
+        f"| one `hwevrsnas` process per search and per check, no scheduler | {seconds['processes']:.1f} "
+        f"| {per_leaf['processes']:.3f} | 1.00 |",
+        f"| the workflow: `snakemake --cores {args.workers}`, warm worker processes | {seconds['workflow']:.1f} "
+        f"| {per_leaf['workflow']:.3f} | {seconds['workflow'] / seconds['processes']:.2f} |",
         "",
-        f"Run files byte-identical: {identical} ({len(match)} of {len(leaves)}).",
+        f"Run and check files byte-identical between the two ways: {identical} ({len(match)} of {len(outputs)}).",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
         Path(args.out).write_text(text)
     if not identical:
-        raise SystemExit(f"{len(mismatch) + len(errors)} run files differ between the two ways")
+        raise SystemExit(f"{len(mismatch) + len(errors)} files differ between the two ways: {(mismatch + errors)[:5]}")
 
 
 if __name__ == "__main__":
+    os.chdir(REPO)
     main()

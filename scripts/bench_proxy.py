@@ -92,11 +92,12 @@ def single(args: tuple) -> list[tuple[float, float]]:
     return out
 
 
-def conv_gflops(threads: int, dtype: torch.dtype) -> float:
-    """Forward + backward throughput (GFLOP/s) of 3x3 convolutions at NB201's shapes, batch 32, channels-last."""
+def conv_gflops(threads: int, dtype: torch.dtype, C: int) -> float:
+    """Forward + backward throughput (GFLOP/s) of 3x3 convolutions at the shapes of NB201's three stages for C
+    channels in the first, batch 32, channels-last, in the preset's dtype."""
     torch.set_num_threads(threads)
     flop, seconds = 0.0, 0.0
-    for channels, side in ((16, 32), (32, 16), (64, 8)):
+    for channels, side in ((C, 32), (2 * C, 16), (4 * C, 8)):
         x = torch.randn(32, channels, side, side, dtype=dtype).to(memory_format=torch.channels_last).requires_grad_()
         w = torch.randn(channels, channels, 3, 3, dtype=dtype).to(memory_format=torch.channels_last).requires_grad_()
         for repeat in range(6):
@@ -148,7 +149,7 @@ def main() -> None:
         for i in range(0, n, args.stack):
             stacked += train_and_score_many(networks[i : i + args.stack], channels_last, preset)
     stacked_wall = time.perf_counter() - start
-    gflops = {threads: conv_gflops(threads, batch.images.dtype) for threads in (1, args.workers)}
+    gflops = {threads: conv_gflops(threads, batch.images.dtype, preset.C) for threads in (1, args.workers)}
     torch.set_num_threads(default_threads)
 
     mac = sum(float(flops_m(ops, 10, preset.C, preset.N)) for ops in archs) * 1e6 / n

@@ -314,3 +314,26 @@ def test_the_prepared_gpu_script_builds_each_seeds_jobs_at_the_tiny_preset_on_th
             tar.extractall(tmp_path / f"jobs{seed}", filter="data")
         table = ScoreTable.open(tmp_path / f"jobs{seed}" / "job-0000.h5")
         assert {c.identity["seed"] for c in table.proxies.values()} == {seed} and table.rows == 8
+
+
+def test_the_published_replicates_are_different_draws_of_one_proxy() -> None:
+    """Every published quick table is whole, names its own proxy seed, and differs from the others where training
+    happened (the draw moves the score) and nowhere else (degenerate cells get the worst score in every draw)."""
+    from hwevrsnas.proxy.presets import get_preset
+
+    paths = sorted(DOCS_SCORES.glob("nb201-quick-seed*.h5"))
+    assert len(paths) >= 2, paths
+    tables = {int(p.stem.removeprefix("nb201-quick-seed")): ScoreTable.open(p) for p in paths}
+    columns = {seed: table.proxies["rsnas"] for seed, table in tables.items()}
+    for seed, column in columns.items():
+        assert len(tables[seed].positions) == 6466
+        assert column.identity["seed"] == seed and column.identity["preset"] == get_preset("quick", seed=seed).digest
+    first, *others = sorted(columns)
+    trained = columns[first].status == "ok"
+    for seed in others:
+        assert np.array_equal(tables[seed].positions, tables[first].positions)
+        assert np.array_equal(columns[seed].status == "ok", trained)
+        assert columns[seed].identity["batch"] != columns[first].identity["batch"]
+        moved = columns[seed].score[trained] != columns[first].score[trained]
+        assert moved.mean() > 0.99, f"seed {seed}: only {moved.mean():.3f} of the trained classes moved"
+        assert np.array_equal(columns[seed].score[~trained], columns[first].score[~trained])

@@ -124,7 +124,7 @@ def test_bad_threshold_labels(label):
     ],
 )
 def test_leaf_path_round_trip(leaf):
-    for template in (W.RUN, W.TIMING, W.CHECK, W.SEARCH_LOG, W.SEARCH_BENCHMARK):
+    for template in (W.RUN, W.TIMING, W.CHECK, W.SEARCH_LOG, W.CHECK_LOG):
         path = leaf.path(template)
         assert W.Leaf.from_path(path, template) == leaf
     assert W.Leaf.from_path(leaf.path(W.RUN)).slice_name == f"{leaf.space}_{leaf.dataset}_{leaf.device}_{leaf.metric}"
@@ -450,7 +450,11 @@ def test_tiny_run_outputs(tiny_run):
         record = json.loads((workdir / leaf.path(W.RUN)).read_text())
         assert record["setting"]["method"] == leaf.method and record["setting"]["quantile"] == 0.5
         assert (workdir / leaf.path(W.TIMING)).is_file()
-        assert (workdir / leaf.path(W.SEARCH_BENCHMARK)).is_file() and (workdir / leaf.path(W.SEARCH_LOG)).is_file()
+        # Each leaf's log is its own (the warm worker that ran it resets logging per leaf): its search's summary line.
+        search_log = (workdir / leaf.path(W.SEARCH_LOG)).read_text()
+        settings = re.findall(r"^INFO search Setting\(.*method='([a-z0-9-]+)'", search_log, re.M)
+        assert settings == [leaf.method] and re.search(r"unique evaluations, [0-9.]+ s$", search_log, re.M), search_log
+        assert re.search(r": \d+ checks passed$", (workdir / leaf.path(W.CHECK_LOG)).read_text(), re.M)
         check = json.loads((workdir / leaf.path(W.CHECK)).read_text())
         assert check["ok"] and check["threshold"] == record["threshold"]
     main = pd.read_csv(workdir / "results/tables/main.csv")
@@ -599,7 +603,7 @@ def test_crossed_pairing_runs_every_proxy_leaf_for_every_proxy_seed():
     assert sorted((leaf.seed, leaf.proxy_seed) for leaf in leaves if leaf.method == "oracle") == [(0, None), (1, None)]
     crossed = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1, 2)
     assert crossed in leaves and crossed.path() == "results/runs/nb201/cifar10/fpga_latency/q0.5/hw-evrsnas/seed1-p2.json"
-    for template in (W.RUN, W.TIMING, W.CHECK, W.SEARCH_LOG, W.SEARCH_BENCHMARK):
+    for template in (W.RUN, W.TIMING, W.CHECK, W.SEARCH_LOG, W.CHECK_LOG):
         assert W.Leaf.from_path(crossed.path(template), template) == crossed
     matched = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1)
     assert W.Leaf.from_path(matched.path()) == matched and "crossed" not in matched.wildcards()

@@ -9,6 +9,7 @@ for every job it starts, so a leaf sees the same registries as the Snakefile tha
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from importlib import metadata
@@ -34,10 +35,17 @@ def load_plugins(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
         except ImportError as err:
             raise InputError(f"plugin {name!r} (from {ENV} or the config's `plugins`) cannot be imported: {err}") from err
         loaded.append(name)
-    for entry in metadata.entry_points(group=ENTRY_POINTS):
+    for entry in _entry_points():
         entry.load()
         loaded.append(entry.value)
     return loaded
+
+
+@functools.cache
+def _entry_points() -> metadata.EntryPoints:
+    # Looked up once per process: it reads every installed package's metadata, which is slow next to a served
+    # search, and a process may run many (the workflow's warm workers).
+    return metadata.entry_points(group=ENTRY_POINTS)
 
 
 def use_plugins(extra: list[str] | tuple[str, ...]) -> list[str]:

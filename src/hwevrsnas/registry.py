@@ -15,6 +15,14 @@ from hwevrsnas.errors import UnknownName
 
 Entry = TypeVar("Entry")
 
+_changes = 0
+
+
+def changes() -> int:
+    """How many times any registry has changed in this process: what is built from registries (the command's
+    parser) is built again when this moves."""
+    return _changes
+
 
 class Registry(Mapping[str, Entry], Generic[Entry]):
     """Named entries of one kind; `kind` and `plural` word the errors ("unknown proxy 'x'; valid proxies: ...")."""
@@ -28,14 +36,20 @@ class Registry(Mapping[str, Entry], Generic[Entry]):
 
     def register(self, name: str, entry: Entry) -> Entry:
         """Add an entry under `name`; ValueError when the name holds a different entry."""
+        global _changes
         if name in self._entries and self._entries[name] != entry:
             raise ValueError(f"a {self.kind} named {name!r} is already registered")
+        if name not in self._entries:
+            _changes += 1
         self._entries[name] = entry
         return entry
 
     def unregister(self, name: str) -> Entry:
         """Remove and return the entry of `name` (a test's temporary entry)."""
-        return self._entries.pop(name)
+        global _changes
+        entry = self._entries.pop(name)
+        _changes += 1
+        return entry
 
     def __getitem__(self, name: str) -> Entry:
         try:
@@ -55,4 +69,4 @@ class Registry(Mapping[str, Entry], Generic[Entry]):
         return len(self._entries)
 
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "changes"]

@@ -36,6 +36,7 @@ import h5py
 import numpy as np
 
 from hwevrsnas.errors import DamagedFile, InputError, MissingFile
+from hwevrsnas.filememo import read_once
 from hwevrsnas.integrity import verify_h5
 from hwevrsnas.proxy.evaluator import Evaluator, differing_keys
 from hwevrsnas.proxy.result import STATUSES, ProxyResult
@@ -96,7 +97,7 @@ class ProxyColumns:
 
     def result(self, row: int) -> ProxyResult:
         """The stored result of one row, as an evaluator would return it (served from the table: cached)."""
-        cka = [float(c) for c in self.cka[row] if not math.isnan(c)]
+        cka = [c for c in self.cka[row].tolist() if not math.isnan(c)]
         raw = float(self.raw[row])
         return ProxyResult(
             float(self.score[row]), float(self.loss[row]), cka, float(self.seconds[row]), str(self.status[row]),
@@ -233,6 +234,23 @@ class ScoreTable:
             raise DamagedFile(path, f"not a readable score table ({type(err).__name__}: {err})", REBUILD) from err
         if stored != table.content_checksum():
             raise DamagedFile(path, f"content checksum mismatch: expected {stored}, got {table.content_checksum()}", REBUILD)
+        return table
+
+    @classmethod
+    def shared(cls, path: Path | str) -> "ScoreTable":
+        """`open`, once per process while the file stays unchanged (hwevrsnas.filememo): one table for every caller,
+        its arrays read-only."""
+        return read_once(path, cls._open_read_only)
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> "ScoreTable":
+        table = cls.open(path)
+        arrays = [table.positions, table.representatives, table.index, table.iso_class]
+        for columns in table.proxies.values():
+            arrays += [columns.score, columns.raw, columns.loss, columns.cka, columns.status, columns.seconds]
+        for array in arrays:
+            if array is not None:
+                array.flags.writeable = False
         return table
 
 

@@ -4,8 +4,7 @@ Written (and returned) by `aggregate`:
 - `<out>/main.{csv,md}`: per (setting, method): seeds, test accuracy, regret, cost, feasibility;
 - `<out>/devices.{csv,md}`: per (space, dataset, device, metric) and method: feasibility, regret, cost;
 - `<out>/cost.{csv,md}`: per method: evaluations, seconds, energy, CO2, published-cost ratios (the CSV is one
-  table; the Markdown has three sections: evaluations and seconds, energy and CO2, ratios to published costs,
-  plus Snakemake benchmarks when given);
+  table; the Markdown has three sections: evaluations and seconds, energy and CO2, ratios to published costs);
 - `<out>/comparisons.{csv,md}`: paired Wilcoxon tests of regret between every two methods over settings (seeds
   averaged first), cluster-bootstrap intervals, Holm-corrected;
 - `<out>/fidelity.{csv,md}`: the proxy fidelity study's summary, only when the study folder has
@@ -23,12 +22,6 @@ Written (and returned) by `aggregate`:
 - with `budgets`: `<out>/anytime.{csv,md}` (regret at each budget, per method), `<out>/reach.{csv,md}` (the
   budget and seconds to reach a regret) and `<plots>/anytime.{png,pdf}`.
 
-Snakemake benchmark files (TSV with columns s, max_rss, cpu_time, ...) are matched to runs by
-path: a run file `<anything>/<rel>.json` matches the benchmark `<benchmarks>/search/<rel>.tsv`
-(or `<benchmarks>/<rel>.tsv` when `<benchmarks>` has no `search/` folder), the longest such
-`<rel>` winning; e.g. `results/runs/nb201/fpga/seed0.json` matches
-`benchmarks/search/results/runs/nb201/fpga/seed0.tsv` or `benchmarks/search/nb201/fpga/seed0.tsv`.
-A benchmark file matching several runs is ambiguous and ignored, with a warning.
 Outputs depend only on the inputs (not on the order of the run files): the same files and
 arguments give byte-identical tables and figures.
 """
@@ -59,42 +52,6 @@ log = logging.getLogger(__name__)
 # The tables written only when multi-threshold runs are present (the workflow declares the same names).
 SLICE_KEYS = ["space", "dataset", "cost_dataset", "device", "metric"]
 COMPARISON_FLOATFMT = {"*": ".4g", **dict.fromkeys(("mean_a", "mean_b", "mean_diff", "diff_lo", "diff_hi"), ".3f")}
-
-
-def read_benchmarks(benchmarks_dir: Path | str, run_paths: Sequence[str]) -> pd.DataFrame:
-    """Per matched run path: summed `s` and `cpu_time` seconds and max `max_rss` of its Snakemake benchmark TSV."""
-    root = Path(benchmarks_dir)
-    root = root / "search" if (root / "search").is_dir() else root
-    columns = ["path", "benchmark_file", "s", "cpu_time", "max_rss"]
-    if not root.is_dir():
-        return pd.DataFrame(columns=columns)
-    available = {p.relative_to(root).with_suffix("").as_posix(): p for p in sorted(root.rglob("*.tsv"))}
-    matches: dict[Path, list[str]] = {}
-    for run_path in dict.fromkeys(run_paths):
-        parts = Path(run_path).with_suffix("").parts
-        for k in range(len(parts)):
-            candidate = "/".join(parts[k:])
-            if candidate in available:
-                matches.setdefault(available[candidate], []).append(run_path)
-                break
-    rows = []
-    for tsv, runs in sorted(matches.items()):
-        if len(runs) > 1:
-            log.warning("benchmark file %s matches %d runs (%s); ignored", tsv, len(runs), ", ".join(runs))
-            continue
-        try:
-            table = pd.read_csv(tsv, sep="\t")
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise ValueError(f"malformed benchmark file {tsv}: {err}") from err
-        if "s" not in table.columns:
-            raise ValueError(f"malformed benchmark file {tsv}: no 's' column (columns: {', '.join(table.columns)})")
-        number = {c: pd.to_numeric(table[c], errors="coerce") if c in table else pd.Series(dtype=float)
-                  for c in ("s", "cpu_time", "max_rss")}  # fmt: skip
-        rows.append(
-            {"path": runs[0], "benchmark_file": str(tsv), "s": float(number["s"].sum()),
-             "cpu_time": float(number["cpu_time"].sum(min_count=1)), "max_rss": float(number["max_rss"].max())}
-        )  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
 
 
 def _fidelity(study_dir: Path, out_dir: Path, plots_dir: Path) -> list[Path]:
@@ -174,7 +131,6 @@ def aggregate(
     plots_dir: Path | str,
     energy: Mapping[str, float] | None = None,
     study_dir: Path | str | None = None,
-    benchmarks_dir: Path | str | None = None,
     budgets: Sequence[int] = (),
 ) -> list[Path]:
     """Write the tables (main, cost, comparisons, fidelity; anytime and reach with `budgets`) and figures of a set of
@@ -192,9 +148,7 @@ def aggregate(
     devices = device_table(df)
     written += write_table(devices, out_dir / "devices", DEVICE_FLOATFMT, title="Results per device and method")
 
-    run_paths = list(dict.fromkeys(df["path"]))  # a multi-threshold run's rows share its path
-    benchmarks = read_benchmarks(benchmarks_dir, run_paths) if benchmarks_dir is not None else None
-    cost = cost_table(df, energy, benchmarks)
+    cost = cost_table(df, energy)
     written += write_sections(cost, out_dir / "cost", cost_sections(cost), COST_FLOATFMT, title="Search cost")
 
     if df["multi_threshold"].any():
@@ -231,4 +185,4 @@ def aggregate(
     return written
 
 
-__all__ = ["FRONTS_TABLE", "NINE_CONSTRAINTS_TABLE", "aggregate", "read_benchmarks"]
+__all__ = ["FRONTS_TABLE", "NINE_CONSTRAINTS_TABLE", "aggregate"]

@@ -182,24 +182,6 @@ def main_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def benchmark_summary(df: pd.DataFrame, benchmarks: pd.DataFrame | None) -> pd.DataFrame:
-    """Per label: matched benchmark files, summed seconds and CPU seconds, max RSS (MB); empty without benchmarks."""
-    columns = ["method", "benchmark_runs", "benchmark_s_total", "benchmark_cpu_s_total", "benchmark_max_rss_mb"]
-    if benchmarks is None or benchmarks.empty:
-        return pd.DataFrame(columns=columns)
-    merged = df[["path", "label"]].merge(benchmarks, on="path", how="inner")
-    grouped = merged.groupby("label", sort=True)
-    out = pd.DataFrame(
-        {
-            "benchmark_runs": grouped.size(),
-            "benchmark_s_total": grouped["s"].sum(),
-            "benchmark_cpu_s_total": grouped["cpu_time"].sum(min_count=1),
-            "benchmark_max_rss_mb": grouped["max_rss"].max(),
-        }
-    )
-    return out.rename_axis("method").reset_index()[columns]
-
-
 def device_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per (space, dataset, device, metric) and method, over thresholds and seeds: feasibility, regret and evaluations
     of a search; nothing that depends on the machine, so that a published table is reproduced byte for byte."""
@@ -231,9 +213,7 @@ def device_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def cost_table(
-    df: pd.DataFrame, energy: Mapping[str, float] | None = None, benchmarks: pd.DataFrame | None = None
-) -> pd.DataFrame:
+def cost_table(df: pd.DataFrame, energy: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Per method: mean unique evaluations and seconds per search, energy (kWh) and CO2 (g), published-cost ratios.
 
     Each run counts once (a multi-threshold run's rows are one search); `thresholds_per_run` is the mean number
@@ -268,9 +248,6 @@ def cost_table(
              "wall_seconds_mean": published, "cold_seconds_mean": published, "cold_seconds_per_threshold": published}
         )  # fmt: skip
     out = pd.DataFrame(rows)
-    bench = benchmark_summary(runs_of(df), benchmarks)
-    if not bench.empty:
-        out = out.merge(bench, on="method", how="left")
     measured = out["source"].str.startswith("measured")
     out["power_watts"] = np.where(measured, power["power_watts"], np.nan)
     out["grid_gco2_per_kwh"] = np.where(measured, power["grid_gco2_per_kwh"], np.nan)
@@ -293,11 +270,6 @@ def cost_table(
         "and accuracies up in the NB201 table: "
         "no ratio is given for them.",
     ]  # fmt: skip
-    if not bench.empty:
-        out.attrs["notes"].append(
-            "benchmark_*: Snakemake benchmark files matched to runs (benchmarks/search/<run file's relative "
-            "path, .tsv>): summed `s` and `cpu_time` seconds over the matched runs, max `max_rss` (MB)."
-        )
     return out
 
 
@@ -310,15 +282,13 @@ COST_SECTIONS = (
       "power_watts", "grid_gco2_per_kwh"), (1,)),
     (f"Ratios to published search costs: a {CROSS_HARDWARE}",
      ("method", "source", "cold_seconds_per_threshold", *(_ratio_column(n) for n in PUBLISHED_SECONDS)), (2, 3)),
-    ("Snakemake benchmarks",
-     ("method", "benchmark_runs", "benchmark_s_total", "benchmark_cpu_s_total", "benchmark_max_rss_mb"), (4,)),
 )  # fmt: skip
 
 
 def cost_sections(cost: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
     """The cost table split into what a reader compares: (heading, columns of the table, notes) for evaluations and
-    seconds, energy and CO2, ratios to published costs (with the published rows), and Snakemake benchmarks when
-    the table has them. The first two hold the measured rows only."""
+    seconds, energy and CO2, and ratios to published costs (with the published rows). The first two hold the measured
+    rows only."""
     notes = list(cost.attrs.get("notes") or [])
     measured = cost[cost["source"].str.startswith("measured")]
     sections = []
@@ -617,7 +587,7 @@ def read_markdown_table(path: Path | str) -> pd.DataFrame:
 
 
 __all__ = [
-    "CROSS_HARDWARE", "DEFAULT_ENERGY", "PUBLISHED_SECONDS", "anytime_table", "benchmark_summary", "cost_sections",
+    "CROSS_HARDWARE", "DEFAULT_ENERGY", "PUBLISHED_SECONDS", "anytime_table", "cost_sections",
     "cost_table", "device_table", "fronts_table", "is_count", "main_display", "main_table", "markdown",
     "nine_constraints_table", "reach_table", "read_markdown_table", "runs_of", "write_sections", "write_table",
 ]  # fmt: skip

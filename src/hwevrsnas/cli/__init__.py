@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from hwevrsnas.errors import UserError
 
@@ -39,6 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# build_parser's parser and what it was built from: the registries (help texts name their entries) and the
+# environment (defaults may read it).
+_BUILT: tuple[tuple[Any, ...], argparse.ArgumentParser] | None = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The parser, built again only when what it was built from changed: commands run one after another in one
+    process parse with one parser."""
+    from hwevrsnas.registry import changes
+
+    global _BUILT
+    key = (changes(), sorted(os.environ.items()))
+    if _BUILT is None or _BUILT[0] != key:
+        _BUILT = (key, build_parser())
+    return _BUILT[1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: load plugins, parse arguments, run the command, print user errors as one line (exit status 2)."""
     from hwevrsnas.plugins import load_plugins
@@ -48,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as err:
         print(f"hwevrsnas: error: {err}", file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         status = args.func(args)

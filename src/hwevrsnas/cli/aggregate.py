@@ -25,7 +25,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", default="results/tables", help="table folder (default: %(default)s)")
     p.add_argument("--plots", default="results/plots", help="figure folder (default: %(default)s)")
     p.add_argument("--study", help="fidelity study folder with summary.csv or scores.csv (optional)")
-    p.add_argument("--benchmarks", help="Snakemake benchmark folder: <DIR>/search/<run path>.tsv (optional)")
     p.add_argument("--power-watts", type=float, default=DEFAULT_ENERGY["power_watts"],
                    help="assumed power draw of the search machine, W (default: %(default)s)")  # fmt: skip
     p.add_argument("--grid-gco2-per-kwh", type=float, default=DEFAULT_ENERGY["grid_gco2_per_kwh"],
@@ -47,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     written = aggregate(
         run_files, Path(args.tables), Path(args.out), Path(args.plots), energy=energy,
         study_dir=Path(args.study) if args.study else None,
-        benchmarks_dir=Path(args.benchmarks) if args.benchmarks else None,
         budgets=[int(b) for b in args.budgets.split(",")] if args.budgets else (),
     )  # fmt: skip
     print(f"aggregated {len(run_files)} runs -> {len(written)} files:")

@@ -116,7 +116,7 @@ def build_evaluator(args: argparse.Namespace, method: Any, preset: Any, accelera
     from hwevrsnas.proxy.presets import get_preset
     from hwevrsnas.scores import ScoreTable, served_proxies
 
-    tables = [ScoreTable.open(path) for path in args.scores]
+    tables = [ScoreTable.shared(path) for path in args.scores]
     cache = ScoreCache(args.cache) if args.cache else None
 
     def context_at(seed: int) -> ProxyContext:

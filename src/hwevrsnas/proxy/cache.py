@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hwevrsnas.atomic import write_text
 from hwevrsnas.integrity import record_checksum
@@ -30,6 +31,30 @@ def cache_key(**parts: Any) -> str:
     """A stable hex key for everything that determines a score (space, class, preset digest, checksums, ...)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# (identity's text, class) -> key, for every evaluator of the process: searches one after another in a process ask
+# for the keys of the same classes under the same identities again. Emptied when full.
+_CLASS_KEYS: dict[tuple[str, str], str] = {}
+_CLASS_KEYS_LIMIT = 1 << 16
+
+
+def class_keys(identity: dict[str, Any]) -> Callable[[str], str]:
+    """The keys of classes under one evaluator identity: `keys(arch) == cache_key(**identity, arch=arch)`.
+
+    Each is remembered by the identity's canonical text; two identities of equal text give every class equal keys,
+    because a key's text is the identity's with the class put in among its keys."""
+    text = sys.intern(json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str))
+
+    def keys(arch: str) -> str:
+        key = _CLASS_KEYS.get((text, arch))
+        if key is None:
+            if len(_CLASS_KEYS) >= _CLASS_KEYS_LIMIT:
+                _CLASS_KEYS.clear()
+            key = _CLASS_KEYS[text, arch] = cache_key(**identity, arch=arch)
+        return key
+
+    return keys
 
 
 class ScoreCache:

@@ -24,7 +24,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from hwevrsnas.proxy.cache import ScoreCache, cache_key
+from hwevrsnas.proxy.cache import ScoreCache, cache_key, class_keys
 from hwevrsnas.proxy.result import WORST_SCORE, ProxyResult, as_cached
 from hwevrsnas.spaces import Space, get_space
 
@@ -147,11 +147,11 @@ class Evaluator:
         """Score architectures; each class missing everywhere is computed once, on its representative."""
         results: list[ProxyResult | None] = [None] * len(archs)
         missing: dict[str, tuple[np.ndarray, list[int]]] = {}
-        identity = self.identity()
+        keys = class_keys(self.identity())
         for position, ops in enumerate(archs):
             ops = self.space.single(ops)
             canonical = self.space.canonical_key(ops)
-            key = cache_key(**identity, arch=canonical)
+            key = keys(canonical)
             if key in self.memo:
                 results[position] = as_cached(self.memo[key])
             elif key in missing:

@@ -36,7 +36,7 @@ from hwevrsnas.proxy.result import STATUS_OK
 from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel
 from hwevrsnas.search.problem import TABLE_ACCURACY_KIND, SearchProblem
-from hwevrsnas.search.tracker import Evaluation, SearchOutcome, SearchTracker, bar_disabled, finish, fittest
+from hwevrsnas.search.tracker import Evaluation, SearchOutcome, SearchTracker, bar_disabled, finish, fitter, fittest
 from hwevrsnas.spaces import get_space
 from hwevrsnas.tables.store import Optimum
 
@@ -108,7 +108,7 @@ def run_rea(
         bar.update(tracker.unique_evaluations)
         while not tracker.exhausted and tracker.requests < _request_cap(budget):
             picks = rng.integers(len(population), size=config.tournament_size)
-            parent = fittest([population[int(i)] for i in picks])
+            parent = fittest([population[i] for i in picks.tolist()])
             before = tracker.unique_evaluations
             cycles += 1
             population.append(tracker.request(mutate_one_gene(parent.ops, rng, space.num_ops), cycles))
@@ -130,9 +130,10 @@ def _unique_history(evaluations: list[Evaluation], block: int, tracker: SearchTr
     best: Evaluation | None = None
     best_feasible: Evaluation | None = None
     for position, evaluation in enumerate(evaluations, start=1):
-        best = evaluation if best is None else fittest([best, evaluation])
-        if evaluation.feasible:
-            best_feasible = evaluation if best_feasible is None else fittest([best_feasible, evaluation])
+        if best is None or fitter(evaluation, best):
+            best = evaluation
+        if evaluation.feasible and (best_feasible is None or fitter(evaluation, best_feasible)):
+            best_feasible = evaluation
         if position % block == 0 or position == len(evaluations):
             incumbent = best_feasible or best
             rows.append(

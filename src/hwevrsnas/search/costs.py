@@ -138,19 +138,23 @@ class CostModel:
     def open(
         cls, space: str, tables_dir: Path | str, dataset: str, device: str, metric: str, cost_dataset: str | None = None
     ) -> "CostModel":
-        """Open the space's table file under `tables_dir` (nb201.h5 / fbnet.h5) and build the cost model."""
+        """Open the space's table file under `tables_dir` (nb201.h5 / fbnet.h5) and build the cost model.
+
+        The table is the process's shared, read-only one (`shared`): searches run one after another in one
+        process read it once."""
         if space == "nb201":
             from hwevrsnas.tables.store import NB201Table
 
-            return cls.nb201(NB201Table.open(Path(tables_dir) / NB201_FILE), dataset, device, metric, cost_dataset)
+            return cls.nb201(NB201Table.shared(Path(tables_dir) / NB201_FILE), dataset, device, metric, cost_dataset)
         if space == "fbnet":
+            from hwevrsnas.filememo import read_once
             from hwevrsnas.tables.fbnet import FBNetTable
 
             path = Path(tables_dir) / FBNET_FILE
             if not path.is_file():
                 raise MissingFile(f"FBNet table not found at {path}; build it with `hwevrsnas tables build`")
-            model = cls.fbnet(FBNetTable.open(path), dataset, device, metric, cost_dataset)
-            model._sources = _h5_sources(path)
+            model = cls.fbnet(FBNetTable.shared(path), dataset, device, metric, cost_dataset)
+            model._sources = dict(read_once(path, _h5_sources))
             return model
         raise InputError(f"unknown space {space!r}; valid spaces: {_listing(SPACES)}")
 
@@ -166,7 +170,7 @@ class CostModel:
         return dict(self._sources)
 
     # ---- lookups -------------------------------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def column(self) -> np.ndarray:
         """NB201 only: the whole cost column (NaN where missing), indexed by the official NB201 index."""
         if self._nb201 is None:
@@ -186,6 +190,14 @@ class CostModel:
 
             return np.asarray(self.column[self._nb201.indices_of_ops(validate(ops))], dtype=np.float64)
         return np.asarray(self._fbnet.latency(self.device, ops), dtype=np.float64)
+
+    def lookup(self, ops: np.ndarray) -> tuple[float, int | None]:
+        """One architecture's `cost` as a float and, on NB201, its official index (what a search looks up for each
+        candidate)."""
+        if self._nb201 is not None:
+            index = self._nb201.index_of_ops(ops)
+            return float(self.column[index]), index
+        return float(self.cost(ops)), None
 
     def imputed(self, ops: np.ndarray) -> np.ndarray:
         """Whether each architecture's cost was imputed from an isomorphic twin (NB201; FBNet costs never are)."""

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 def tournament(population: list[Evaluation], size: int, rng: np.random.Generator) -> Evaluation:
     """The fittest of `size` distinct members drawn uniformly (all of them when fewer)."""
     picks = rng.choice(len(population), size=min(size, len(population)), replace=False)
-    return fittest([population[int(i)] for i in picks])
+    return fittest([population[i] for i in picks.tolist()])
 
 
 def elite(population: list[Evaluation], n: int) -> list[Evaluation]:

@@ -55,7 +55,7 @@ from hwevrsnas.errors import InputError
 from hwevrsnas.search.baselines import run_random
 from hwevrsnas.search.config import GAConfig
 from hwevrsnas.search.costs import CostModel
-from hwevrsnas.search.penalty import feasible
+from hwevrsnas.search.penalty import feasible_of
 from hwevrsnas.search.problem import SearchProblem
 from hwevrsnas.search.tracker import BudgetExhausted, Evaluation, SearchOutcome, bar_disabled, finish
 from hwevrsnas.spaces import Space
@@ -98,11 +98,14 @@ def _phi_key(evaluation: Evaluation) -> float:
 
 def threshold_answers(evaluations: Sequence[Evaluation], thresholds: Sequence[float]) -> list[ThresholdAnswer]:
     """Each threshold's answer among `evaluations` (see the module docstring), in the order of `thresholds`."""
+    # Highest phi first, ties to the earliest: a threshold's answer is the first of these that it admits, so that
+    # every threshold need not look at every evaluation.
+    ranked = sorted(evaluations, key=lambda e: (-_phi_key(e), e.order))
     answers = []
     for threshold in thresholds:
-        qualifying = [e for e in evaluations if feasible(e.cost, threshold)]
-        if qualifying:
-            answers.append(ThresholdAnswer(threshold, max(qualifying, key=lambda e: (_phi_key(e), -e.order)), True))
+        best = next((e for e in ranked if feasible_of(e.cost, threshold)), None)
+        if best is not None:
+            answers.append(ThresholdAnswer(threshold, best, True))
             continue
         priced = [e for e in evaluations if not math.isnan(e.cost)]
         cheapest = min(priced, key=lambda e: (e.cost, e.order)) if priced else None
@@ -139,7 +142,8 @@ class TrackedProblem(Problem):
         self.scale = cost_scale(problem.cost_model)
 
     def _evaluate(self, X: np.ndarray, out: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        archs = list(X)
+        # pymoo's rows are int64: checked and made op indices at once, not one request at a time.
+        archs = list(self.tracker.space.validate(X))
         self.tracker.prefetch(archs)
         evaluations = []
         for ops in archs:

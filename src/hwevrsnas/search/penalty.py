@@ -78,4 +78,34 @@ def feasible(cost: np.ndarray | float, threshold: float) -> np.ndarray:
         return ~np.isnan(c) & (c <= float(threshold))
 
 
-__all__ = ["DEFAULT_FORM", "FORMS", "check_form", "check_threshold", "feasible", "fitness", "penalty"]
+# One architecture at a time, as a search judges each candidate it requests: the same numbers as `fitness` and
+# `feasible` (the same float64 operations in the same order), without their array round trips.
+
+
+def fitness_of(phi: float, cost: float, threshold: float, lam: float = 1.0, form: str = DEFAULT_FORM) -> float:
+    """`fitness` of one architecture, as a float."""
+    if not (math.isfinite(lam) and lam >= 0):
+        raise InputError(f"lambda must be a finite number >= 0, got {lam!r}")
+    check_form(form)
+    t = check_threshold(threshold)
+    c, phi = float(cost), float(phi)
+    if math.isnan(c) or math.isnan(phi):
+        return -math.inf
+    if form == "one_sided_normalised":
+        p = max(0.0, c - t) / t
+    elif form == "two_sided":
+        p = abs(c - t) / t
+    else:
+        p = max(0.0, c - t)
+    return -math.inf if math.isinf(p) else phi - lam * p
+
+
+def feasible_of(cost: float, threshold: float) -> bool:
+    """`feasible` of one architecture, as a bool."""
+    return float(cost) <= float(threshold)  # a NaN cost compares False
+
+
+__all__ = [
+    "DEFAULT_FORM", "FORMS", "check_form", "check_threshold", "feasible", "feasible_of", "fitness", "fitness_of",
+    "penalty",
+]  # fmt: skip

@@ -21,6 +21,7 @@ threshold from phi and cost).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -41,9 +42,13 @@ def table_scorer(cost_model: CostModel, kind: str = TABLE_ACCURACY_KIND) -> Call
     table = cost_model.table
     dataset = cost_model.dataset
 
+    @functools.cache
+    def accuracies() -> np.ndarray:
+        # Looked up at the first score (a search that scores nothing may have no accuracy table), then kept.
+        return table.accuracy(slice(None), dataset, kind)
+
     def score(ops: np.ndarray) -> ProxyResult:
-        index = int(table.indices_of_ops(np.asarray(ops)[None])[0])
-        accuracy = float(table.accuracy(index, dataset, kind))
+        accuracy = float(accuracies()[table.index_of_ops(ops)])
         return ProxyResult(accuracy / 100.0, float("nan"), [], 0.0, STATUS_OK, raw=accuracy)
 
     return score

@@ -36,6 +36,7 @@ A multi-threshold method (search.multiobjective) answers several thresholds in o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -186,6 +187,12 @@ def config_hash(setting: "Setting | MultiSetting", config: GAConfig) -> str:
 
 def versions() -> dict[str, str]:
     """Versions of the package, torch, numpy and python (read from the installed metadata: torch is not imported)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    # Once per process: reading the installed metadata is slow next to a served search, and a process runs many.
     import hwevrsnas
 
     return {
@@ -196,12 +203,21 @@ def versions() -> dict[str, str]:
     }
 
 
+# The types `jsonable` keeps as they are, and with floats (kept when finite) the plain ones: a record is mostly these.
+_KEPT = frozenset({str, int, bool, type(None)})
+_PLAIN = _KEPT | {float}
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON types: numpy scalars and arrays converted, NaN and +-inf as None."""
+    # Plain values are kept inline rather than each passed to a call of this function.
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {
+            str(k): v if type(v) in _KEPT or (type(v) is float and math.isfinite(v)) else jsonable(v)
+            for k, v in value.items()
+        }  # fmt: skip
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [v if type(v) in _KEPT or (type(v) is float and math.isfinite(v)) else jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return jsonable(value.tolist())
     if isinstance(value, (bool, np.bool_)):
@@ -367,9 +383,7 @@ def multi_search_record(
         "setup_evaluations": int(getattr(evaluator, "setup_evaluations", 0)),
         "counters": outcome.counters,
         "history": outcome.history,
-        "evaluated": [
-            {k: v for k, v in e.to_json().items() if k not in ("feasible", "fitness")} for e in outcome.evaluations
-        ],
+        "evaluated": [_without_fitness(e.to_json()) for e in outcome.evaluations],
         "versions": versions(),
         "sources": cost_model.source_checksums(),
     }
@@ -384,6 +398,11 @@ def multi_search_record(
     }
     record.update(timing)
     return record
+
+
+def _without_fitness(entry: dict[str, Any]) -> dict[str, Any]:
+    del entry["feasible"], entry["fitness"]
+    return entry
 
 
 def multi_summary_line(record: dict[str, Any]) -> str:
@@ -419,6 +438,8 @@ def _anytime(
     seen: set[str] = set()
     best: Evaluation | None = None
     best_feasible: Evaluation | None = None
+    answered: Evaluation | None = None
+    accuracy: float | None = None
     total = 0.0
     for evaluation in evaluations:
         if best is None or fitter(evaluation, best):
@@ -430,7 +451,10 @@ def _anytime(
         seen.add(evaluation.key)
         total += evaluation.seconds
         answer = best_feasible or best
-        accuracy = float(nb201.accuracy(answer.index, dataset)) if nb201 is not None and answer.index is not None else None
+        if answer is not answered:  # the answer changes a few times in a run: its accuracy is looked up then
+            answered = answer
+            known = nb201 is not None and answer.index is not None
+            accuracy = float(nb201.accuracy(answer.index, dataset)) if known else None
         entries.append({"evaluations": len(seen), "index": answer.index, "feasible": best_feasible is not None,
                         "test_accuracy": accuracy, "phi": answer.phi,
                         "regret": _regret(optimum, accuracy, best_feasible is not None)})  # fmt: skip
@@ -468,8 +492,83 @@ def timing_path(path: Path | str) -> Path:
 
 
 def dumps(record: dict[str, Any]) -> str:
-    """The canonical text of a record: sorted keys, indent 1, trailing newline."""
-    return json.dumps(jsonable(record), sort_keys=True, indent=1, allow_nan=False) + "\n"
+    """The canonical text of a record: sorted keys, indent 1, trailing newline.
+
+    The text of `json.dumps(jsonable(record), sort_keys=True, indent=1, allow_nan=False)`. json writes an indented
+    text with its pure-Python encoder; here each dict or list of plain values (a list of numbers, an evaluated
+    architecture), and each list of such dicts, is written by json's C encoder, its item separator carrying the
+    newline and indentation, and converted by `jsonable` only where it holds something else."""
+    out: list[str] = []
+    _write_indented(record, 0, out)
+    out.append("\n")
+    return "".join(out)
+
+
+_STR_KEYS = frozenset({str})
+_SCALAR = json.JSONEncoder(allow_nan=False)
+
+
+@functools.cache
+def _flat_encoder(level: int) -> json.JSONEncoder:
+    """Writes a dict or list of plain values at indentation `level` as json's indented encoder does, but for the
+    newlines after its opening and before its closing bracket."""
+    return json.JSONEncoder(sort_keys=True, allow_nan=False, separators=(",\n" + " " * (level + 1), ": "))
+
+
+def _plain(container: dict[str, Any] | list[Any]) -> bool:
+    """Whether a (non-empty) dict or list holds only plain values (and str keys): json writes it as `jsonable` would
+    leave it, unless a float is not finite, which the encoders here refuse (allow_nan=False) rather than write."""
+    if type(container) is dict:
+        return set(map(type, container)) == _STR_KEYS and set(map(type, container.values())) <= _PLAIN
+    return type(container) is list and set(map(type, container)) <= _PLAIN
+
+
+def _write_flat(value: dict[str, Any] | list[Any], level: int) -> str:
+    text = _flat_encoder(level).encode(value)
+    return f"{text[0]}\n{' ' * (level + 1)}{text[1:-1]}\n{' ' * level}{text[-1]}"
+
+
+def _write_flat_dicts(value: list[dict[str, Any]], level: int) -> str:
+    """A list of non-empty dicts of plain values, in one encoding at the dicts' members' indentation."""
+    # A raw newline is only ever in a separator (a string's own is escaped), and only a separator between two of
+    # the dicts is followed by "{" (inside a dict, a key follows).
+    separator, outer, inner = ",\n" + " " * (level + 2), "\n" + " " * (level + 1), "\n" + " " * (level + 2)
+    text = _flat_encoder(level + 1).encode(value)[2:-2].replace("}" + separator + "{", f"{outer}}},{outer}{{{inner}")
+    return f"[{outer}{{{inner}{text}{outer}}}\n{' ' * level}]"
+
+
+def _write_indented(value: Any, level: int, out: list[str]) -> None:
+    """Append the indented text of `jsonable(value)`, its containers at indentation `level`."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (dict, list, tuple)):
+        out.append(_SCALAR.encode(jsonable(value)))
+        return
+    if not value:
+        out.append("{}" if isinstance(value, dict) else "[]")
+        return
+    flat = _plain(value)
+    if flat or (type(value) is list and all(type(item) is dict and item and _plain(item) for item in value)):
+        write = _write_flat if flat else _write_flat_dicts
+        try:
+            out.append(write(value, level))
+        except ValueError:  # a NaN or an infinity: null once converted
+            out.append(write(jsonable(value), level))
+        return
+    inner = "\n" + " " * (level + 1)
+    if isinstance(value, dict):
+        members = {str(k): v for k, v in value.items()}
+        out.append("{")
+        for position, key in enumerate(sorted(members)):
+            out.append(("," if position else "") + inner + _SCALAR.encode(key) + ": ")
+            _write_indented(members[key], level + 1, out)
+        out.append("\n" + " " * level + "}")
+    else:
+        out.append("[")
+        for position, item in enumerate(value):
+            out.append(("," if position else "") + inner)
+            _write_indented(item, level + 1, out)
+        out.append("\n" + " " * level + "]")
 
 
 def write_result(record: dict[str, Any], path: Path | str) -> tuple[Path, Path]:

@@ -29,7 +29,7 @@ import numpy as np
 from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.result import ProxyResult
 from hwevrsnas.search.costs import CostModel
-from hwevrsnas.search.penalty import DEFAULT_FORM, check_form, feasible, fitness
+from hwevrsnas.search.penalty import DEFAULT_FORM, check_form, feasible_of, fitness_of
 from hwevrsnas.spaces import Space, get_space
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Evaluation:
         return {
             "order": self.order,
             "generation": self.generation,
-            "ops": "".join(str(int(o)) for o in self.ops),
+            "ops": "".join(map(str, self.ops.tolist())),
             "arch": self.arch,
             "canonical": self.key,
             "index": self.index,
@@ -127,6 +127,8 @@ class SearchTracker:
         self.evaluator_cache_hits = 0
         self.proxy_seconds = 0.0
         self.generation = 0
+        # How many evaluations `answer` has looked at, and the fittest one and fittest feasible one among them.
+        self._incumbents: tuple[int, Evaluation | None, Evaluation | None] = (0, None, None)
 
     @property
     def unique_evaluations(self) -> int:
@@ -179,8 +181,9 @@ class SearchTracker:
             self.proxy_seconds += float(result.seconds or 0.0)
         self.requests += 1
         phi = float(result.score)
-        cost = float(self.cost_model.cost(ops))
-        index = int(self.table.indices_of_ops(ops[None])[0]) if self.table is not None else None
+        cost, index = self.cost_model.lookup(ops)
+        if self.table is None:
+            index = None
         evaluation = Evaluation(
             order=len(self.evaluations),
             generation=generation,
@@ -190,8 +193,8 @@ class SearchTracker:
             index=index,
             phi=phi,
             cost=cost,
-            feasible=bool(feasible(cost, self.threshold)),
-            fitness=float(fitness(phi, cost, self.threshold, self.lam, self.form)),
+            feasible=feasible_of(cost, self.threshold),
+            fitness=fitness_of(phi, cost, self.threshold, self.lam, self.form),
             status=str(result.status),
             seconds=float(result.seconds or 0.0),
             cached=bool(result.cached),
@@ -202,12 +205,16 @@ class SearchTracker:
 
     def answer(self) -> tuple[Evaluation | None, bool]:
         """The fittest feasible evaluation (ties: earliest) and True; else the fittest one and False."""
-        if not self.evaluations:
-            return None, False
-        feasible_ones = [e for e in self.evaluations if e.feasible]
-        if feasible_ones:
-            return fittest(feasible_ones), True
-        return fittest(self.evaluations), False
+        # Asked after every generation: the evaluations seen at the last call are not compared again. `fittest`
+        # compares in order of evaluation, and so does this, so both pick the same one.
+        seen, best, best_feasible = self._incumbents
+        for evaluation in self.evaluations[seen:]:
+            if best is None or fitter(evaluation, best):
+                best = evaluation
+            if evaluation.feasible and (best_feasible is None or fitter(evaluation, best_feasible)):
+                best_feasible = evaluation
+        self._incumbents = (len(self.evaluations), best, best_feasible)
+        return (best_feasible, True) if best_feasible is not None else (best, False)
 
     def generation_summary(self, generation: int, members: list[Evaluation], complete: bool) -> dict[str, Any]:
         """One row of the per-generation history: the population's best and the incumbent answer so far."""

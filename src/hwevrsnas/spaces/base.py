@@ -9,6 +9,7 @@ architectures are the same network (`canonical_key`), which member of such a cla
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any, ClassVar, Sequence
 
@@ -30,20 +31,36 @@ def resample_mutation(ops: np.ndarray, rng: np.random.Generator, p: float, num_o
     """Resample each gene with probability p uniformly among all ops, so a hit gene keeps its op 1 time in num_ops."""
     hit = rng.random(ops.shape) < p
     fresh = rng.integers(0, num_ops, size=ops.shape, dtype=np.uint8)
-    return np.where(hit, fresh, ops).astype(np.uint8)
+    return np.where(hit, fresh, ops).astype(np.uint8, copy=False)
 
 
 def uniform_crossover(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """Each gene comes from b with probability p, else from a."""
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    return np.where(rng.random(shape) < p, b, a).astype(np.uint8)
+    # Two parents of one shape (every GA child) need no broadcasting rules.
+    shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
+    return np.where(rng.random(shape) < p, b, a).astype(np.uint8, copy=False)
+
+
+# numpy's one uint8 dtype: op arrays are told by identity, the cheapest test (an equal dtype takes the checked path).
+UINT8 = np.dtype(np.uint8)
+
+
+@functools.cache
+def valid_op_bytes(num_ops: int) -> bytes:
+    """The bytes of the valid uint8 op indices 0..num_ops-1: op indices whose bytes `translate` deletes are valid."""
+    return bytes(range(min(num_ops, 256)))
 
 
 def check_ops(ops: np.ndarray | Sequence[int], num_genes: int, num_ops: int, space: str) -> np.ndarray:
     """Op indices of shape (..., num_genes) with values in 0..num_ops-1, as uint8; ArchError otherwise."""
     array = np.asarray(ops)
-    if array.dtype == np.uint8 and array.ndim and array.shape[-1] == num_genes and (not array.size or array.max() < num_ops):
-        return array.copy()  # already valid op indices (every GA individual): the fast path
+    # Already valid op indices (every GA individual): the fast path, taken several times for every candidate of a
+    # search, so it checks the bytes rather than reducing the array.
+    if (
+        array.dtype is UINT8 and array.ndim and array.shape[-1] == num_genes
+        and not array.tobytes().translate(None, valid_op_bytes(num_ops))
+    ):  # fmt: skip
+        return array.copy()
     if array.ndim == 0 or array.shape[-1] != num_genes:
         raise ArchError(f"an {space} architecture has {num_genes} op indices, got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.integer):
@@ -141,4 +158,7 @@ class Space:
         return f"<search space {self.name}: {self.num_genes} genes x {self.num_ops} ops>"
 
 
-__all__ = ["ArchError", "Space", "check_ops", "resample_mutation", "uniform_crossover", "uniform_sample"]
+__all__ = [
+    "UINT8", "ArchError", "Space", "check_ops", "resample_mutation", "uniform_crossover", "uniform_sample",
+    "valid_op_bytes",
+]  # fmt: skip

@@ -31,7 +31,9 @@ from typing import Any, Literal
 import numpy as np
 
 from hwevrsnas.spaces.base import ArchError as _ArchError
-from hwevrsnas.spaces.base import Space, check_ops, resample_mutation, uniform_crossover, uniform_sample
+from hwevrsnas.spaces.base import (
+    UINT8, Space, check_ops, resample_mutation, uniform_crossover, uniform_sample, valid_op_bytes,
+)  # fmt: skip
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NONE, SKIP, CONV1, CONV3, AVGPOOL = range(len(OPS))
@@ -58,6 +60,7 @@ _ARCH_RE = re.compile(
 )
 _EXPECTED = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2| with op in " + ", ".join(OPS)
 _OP_INDEX = {name: i for i, name in enumerate(OPS)}
+_VALID_OPS = valid_op_bytes(NUM_OPS)
 
 
 class ArchError(_ArchError):
@@ -77,6 +80,15 @@ def _single(ops: np.ndarray | Sequence[int]) -> np.ndarray:
     if array.ndim != 1:
         raise ArchError(f"expected one architecture of shape ({NUM_EDGES},), got {array.shape}")
     return array
+
+
+def cell_bytes(ops: np.ndarray | Sequence[int]) -> bytes:
+    """One architecture's op indices as 6 bytes, checked as every single-architecture function checks them."""
+    if type(ops) is np.ndarray and ops.dtype is UINT8 and ops.shape == (NUM_EDGES,):
+        cell = ops.tobytes()
+        if not cell.translate(None, _VALID_OPS):
+            return cell  # a valid cell, as every candidate of a search is: no copy, no array check
+    return _single(ops).tobytes()
 
 
 def arch_to_ops(s: str) -> tuple[int, ...]:
@@ -111,8 +123,13 @@ def _malformation(s: object) -> str:
 
 def ops_to_arch(ops: np.ndarray | Sequence[int]) -> str:
     """The NB201 arch string of one architecture; the inverse of `arch_to_ops`."""
-    names = [OPS[i] for i in _single(ops)]
-    return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*names)
+    return _arch_of(cell_bytes(ops))
+
+
+# A search asks for the strings of the same few hundred cells thousands of times.
+@functools.lru_cache(maxsize=N_ARCHS)
+def _arch_of(cell: bytes) -> str:
+    return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*(OPS[i] for i in cell))
 
 
 def parse_arch_strings(strings: Sequence[str]) -> np.ndarray:
@@ -133,7 +150,7 @@ def arch_codes(ops: np.ndarray | Sequence[int]) -> np.ndarray:
 
 def canonical_key(ops: np.ndarray | Sequence[int]) -> str:
     """NB201's isomorphism key of one cell (see `ISO_RULE`); equal keys mean the same class."""
-    return _canonical_key_of(_single(ops).tobytes())
+    return _canonical_key_of(cell_bytes(ops))
 
 
 # A search asks for the same few hundred cells' keys thousands of times; the string build is most of its work.

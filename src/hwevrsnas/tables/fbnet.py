@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from hwevrsnas.errors import DamagedFile, InputError
+from hwevrsnas.filememo import read_once
 from hwevrsnas.integrity import verify_h5
 from hwevrsnas.spaces.fbnet import LAYOUT, NUM_LAYERS, NUM_OPS, OPS, validate
 from hwevrsnas.tables.h5util import atomic_h5, group, put
@@ -185,6 +186,19 @@ class FBNetTable:
             return cls._read(path)
         except OSError as err:
             raise DamagedFile(path, f"HDF5 cannot read it ({err})", REBUILD) from err
+
+    @classmethod
+    def shared(cls, path: Path) -> FBNetTable:
+        """`open`, once per process while the file stays unchanged (hwevrsnas.filememo): one table for every caller,
+        its arrays read-only."""
+        return read_once(path, cls._open_read_only)
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> FBNetTable:
+        table = cls.open(path)
+        for array in (*table._tables.values(), table.layout):
+            array.flags.writeable = False
+        return table
 
     @classmethod
     def _read(cls, path: Path) -> FBNetTable:

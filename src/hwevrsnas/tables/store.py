@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -12,16 +13,27 @@ import h5py
 import numpy as np
 
 from hwevrsnas.errors import DamagedFile, InputError
+from hwevrsnas.filememo import read_once
 from hwevrsnas.integrity import verify_h5
+from hwevrsnas.spaces.nb201 import cell_bytes
 from hwevrsnas.tables.metrics import DATASETS
 
 ACCURACY_KINDS = ("test_200ep", "valid_12ep", "test_12ep")
 REBUILD = "rebuild it with `hwevrsnas tables build` (in the workflow: `snakemake --forcerun tables`)"
 
+# Made once, not at every lookup.
+_CODE_WEIGHTS = 5 ** np.arange(5, -1, -1)
+
 
 def _ops_codes(ops: np.ndarray) -> np.ndarray:
     """Base-5 code of each op-index row: a dense key over all 5**6 cells."""
-    return np.asarray(ops, dtype=np.int64) @ (5 ** np.arange(5, -1, -1))
+    return np.asarray(ops, dtype=np.int64) @ _CODE_WEIGHTS
+
+
+def _read_only(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    return value
 
 
 class _LazyGroup(Mapping[str, Any]):
@@ -30,13 +42,16 @@ class _LazyGroup(Mapping[str, Any]):
     def __init__(self, path: Path, group: str, names: Sequence[str], read: Callable[[Any], Any]) -> None:
         self._path, self._group, self._names, self._read = path, group, tuple(names), read
         self._loaded: dict[str, Any] = {}
+        # Set on a table shared by every search of the process (NB201Table.shared): its columns are then read-only.
+        self.frozen = False
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._loaded:
             if name not in self._names:
                 raise KeyError(name)
             with h5py.File(self._path, "r") as h5:
-                self._loaded[name] = self._read(h5[f"{self._group}/{name}"])
+                value = self._read(h5[f"{self._group}/{name}"])
+            self._loaded[name] = _read_only(value) if self.frozen else value
         return self._loaded[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -102,6 +117,22 @@ class NB201Table:
         except OSError as err:  # the checksum matched, so HDF5 itself cannot read what this package wrote
             raise DamagedFile(path, f"HDF5 cannot read it ({err})", REBUILD) from err
 
+    @classmethod
+    def shared(cls, path: Path | str) -> "NB201Table":
+        """`open`, once per process while the file stays unchanged (hwevrsnas.filememo): one table for every caller,
+        its arrays read-only."""
+        return read_once(path, cls._open_read_only)
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> "NB201Table":
+        table = cls.open(path)
+        for array in (table.ops, table.iso_class, table.degenerate, table._code_to_index):
+            _read_only(array)
+        for group in (table._accuracy, table._model, table._cost, table._imputed):
+            for members in group.values():
+                members.frozen = True
+        return table
+
     def __len__(self) -> int:
         return len(self.arch_strings)
 
@@ -138,6 +169,15 @@ class NB201Table:
     def indices_of_ops(self, ops: np.ndarray) -> np.ndarray:
         """Vectorised op-index rows (n, 6) -> official indices, via the base-5 code of each row."""
         return self._code_to_index[_ops_codes(ops)]
+
+    def index_of_ops(self, ops: np.ndarray | Sequence[int]) -> int:
+        """The official index of one architecture's op indices (ArchError when they are not one NB201 cell)."""
+        return self._index_of_cell[cell_bytes(ops)]
+
+    @functools.cached_property
+    def _index_of_cell(self) -> dict[bytes, int]:
+        # A search looks up every candidate it requests: one dict look-up, not a base-5 code through numpy.
+        return {cell.tobytes(): index for index, cell in enumerate(np.asarray(self.ops, dtype=np.uint8))}
 
     def _dataset(self, dataset: str, store: dict) -> str:
         if dataset not in store:

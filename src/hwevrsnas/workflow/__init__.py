@@ -7,7 +7,8 @@ The `Snakefile` and `rules/*.smk` only declare rules and call these modules:
 - `arguments`: a leaf's `hwevrsnas search` arguments and input files;
 - `checks`: the config checks the schema cannot express (run at parse time);
 - `steps`: the bodies of the `script:` rules;
-- `evidence`: the pages of docs/ that `make evidence` writes, and their inputs.
+- `evidence`: the pages of docs/ that `make evidence` writes, and their inputs;
+- `leaf_pool`: the warm worker processes that run the search and check leaves of a local run.
 
 Importing this package does not import torch (the Snakefile imports it at parse time).
 """
@@ -29,4 +30,5 @@ from hwevrsnas.workflow.layout import *  # noqa: F403 (the paths and wildcards t
 from hwevrsnas.workflow.evidence import *  # noqa: F403 (the pages of docs/ that rules/evidence.smk writes)
 from hwevrsnas.errors import UserError
 from hwevrsnas.plugins import use_plugins
+from hwevrsnas.workflow.leaf_pool import LeafFailed, run_leaf
 from hwevrsnas.workflow.steps import pins_digest, script_logging

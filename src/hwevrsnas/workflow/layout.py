@@ -43,7 +43,6 @@ TIMING = f"results/runs/{LEAF}.timing.json"
 CHECK = f"results/checks/{LEAF}.json"
 THRESHOLDS = f"results/thresholds/{SLICE}.json"
 SEARCH_LOG = f"logs/search/{LEAF}.log"
-SEARCH_BENCHMARK = f"benchmarks/search/{LEAF}.tsv"  # where analysis.report.read_benchmarks looks
 CHECK_LOG = f"logs/evaluate/{LEAF}.log"
 THRESHOLDS_LOG = f"logs/thresholds/{SLICE}.log"
 SLICE_LOG = f"logs/slices/{SLICE}.log"
@@ -54,7 +53,6 @@ AGGREGATE_DIR = "results/tables"
 AGGREGATE_TABLES = ("main", "devices", "cost", "comparisons")
 PLOTS_DIR = "results/plots"
 PLOT_FORMATS = ("png", "pdf")
-BENCHMARKS_DIR = "benchmarks"
 
 WILDCARD_CONSTRAINTS = {
     "space": r"[a-z0-9]+",

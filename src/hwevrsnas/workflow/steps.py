@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from hwevrsnas.atomic import write_text
 from hwevrsnas.errors import UserError
 from hwevrsnas.workflow.grid import Slice, parse_threshold_label
-from hwevrsnas.workflow.layout import AGGREGATE_DIR, BATCH_DIR, BENCHMARKS_DIR, CACHE_DIR, PLOTS_DIR, SOURCES_DIR, STUDY_DIR, TABLES_DIR
+from hwevrsnas.workflow.layout import AGGREGATE_DIR, BATCH_DIR, CACHE_DIR, PLOTS_DIR, SOURCES_DIR, STUDY_DIR, TABLES_DIR
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,6 @@ def run_aggregate(
         Path(PLOTS_DIR),
         energy=dict(energy) if energy else None,
         study_dir=Path(STUDY_DIR) if study else None,
-        benchmarks_dir=Path(BENCHMARKS_DIR),
         budgets=budgets,
     )
     for path in written:
