@@ -18,8 +18,7 @@ rule evaluate:
     log:
         W.CHECK_LOG,
     run:
-        argv = ["-v", "check", input.run, *shlex.split(params.args), "--out", output[0]]
-        W.run_leaf(workflow, argv, log[0])
+        W.run_check_leaf(workflow, input.run, params.args, output[0], log[0])
 
 
 rule slice:

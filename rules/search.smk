@@ -31,5 +31,4 @@ rule search:
     log:
         W.SEARCH_LOG,
     run:
-        argv = ["-v", "search", *shlex.split(params.args), "--threads", str(threads), "--no-progress"]
-        W.run_leaf(workflow, [*argv, "--out", output.run], log[0])
+        W.run_search_leaf(workflow, params.args, threads, output.run, log[0])

@@ -754,6 +754,14 @@ def planned(config: dict, path: Path) -> tuple[str, dict]:
     return text, with_defaults(config)
 
 
+def planned_search_commands(text: str, config: dict) -> dict[str, str]:
+    """Per run file the dry run plans: the arguments its search leaf runs with (the search rule's `params.args`,
+    which a dry run does not print for a `run:` rule)."""
+    runs = re.findall(r"^\s+output: (results/runs/\S+\.json), ", text, re.M)
+    assert runs, text[-3000:]
+    return {run: W.search_command_args(config, W.Leaf.from_path(run).wildcards()) + " " for run in runs}
+
+
 @pytest.mark.slow
 def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
     """Search seed k's proxy leaves read proxy seed k: a batch per seed, and with scores.enabled a table per seed."""
@@ -766,17 +774,19 @@ def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
     batches = {seed: W.batch_file(config, seed) for seed in (0, 1)}
     assert batches[0] != batches[1] and batches[0].endswith(PRESETS["tiny"].batch_file_name)  # seed 0: as before
     assert sorted(re.findall(r"^\s+output: (resources/proxy/\S+\.pt)$", text, re.M)) == sorted(batches.values())
+    commands = planned_search_commands(text, config)
+    folder = "results/runs/nb201/cifar10/fpga_latency/q0.5"
     for seed in (0, 1):
         for method in ("hw-evrsnas", "random"):
-            command = next(line for line in text.splitlines()
-                           if "search " in line and f"--method {method} --seed {seed} " in line)  # fmt: skip
-            assert f"--proxy-seed {seed} " in command and f"--scores resources/scores/nb201-tiny-p{seed}.h5 " in command
+            command = commands[f"{folder}/{method}/seed{seed}.json"]
+            assert f"--method {method} --seed {seed} " in command and f"--proxy-seed {seed} " in command
+            assert f"--scores resources/scores/nb201-tiny-p{seed}.h5 " in command
         assert f"scores build --space nb201 --preset tiny --proxy-seed {seed} --shard 1/2" in text
         assert f"--out results/fidelity_full/tiny-p{seed}" in text
         leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", seed).wildcards()
         assert W.search_inputs(config, leaf)["batch"] == [batches[seed]]
-    oracle = next(line for line in text.splitlines() if "--method oracle --seed 1 " in line)
-    assert "--proxy-seed" not in oracle and "--scores" not in oracle
+    oracle = commands[f"{folder}/oracle/seed1.json"]
+    assert "--method oracle --seed 1 " in oracle and "--proxy-seed" not in oracle and "--scores" not in oracle
 
 
 @pytest.mark.slow
@@ -789,23 +799,24 @@ def test_crossed_pairing_in_the_dry_run(tmp_path):
     assert sorted(runs) == sorted([*expected, f"{folder}/oracle/seed0.json", f"{folder}/oracle/seed1.json"])
     batches = sorted(W.batch_file(config, j) for j in (0, 1, 2))
     assert sorted(re.findall(r"^\s+output: (resources/proxy/\S+\.pt)$", text, re.M)) == batches
-    searches = [line for line in text.splitlines() if "hwevrsnas -v search " in line]
+    searches = planned_search_commands(text, config)
     for method in ("hw-evrsnas", "random"):
         for k in (0, 1):
             for j in (0, 1, 2):
-                [command] = [line for line in searches if f"--method {method} --seed {k} --preset tiny --proxy-seed {j} " in line]
-                assert f"/{method}/seed{k}-p{j}.json" in command
-    assert len([line for line in searches if "--method oracle " in line and "--proxy-seed" not in line]) == 2
-    assert len(re.findall(r"hwevrsnas -v check .* --seed=\d --proxy-seed=\d ", text)) == 12
+                assert f"--method {method} --seed {k} --preset tiny --proxy-seed {j} " in searches[f"{folder}/{method}/seed{k}-p{j}.json"]
+    assert ["--proxy-seed" in searches[f"{folder}/oracle/seed{k}.json"] for k in (0, 1)] == [False, False]
+    checks = [W.check_args(config, W.Leaf.from_path(run).wildcards()) for run in runs]
+    assert len([c for c in checks if re.search(r"--seed=\d --proxy-seed=\d ", c)]) == 12
     # The matched default of the same seeds: one leaf per search seed, named and run as before crossing existed.
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["seeds"] = [0, 1]
-    text, _ = planned(config, tmp_path / "matched.yaml")
+    text, matched = planned(config, tmp_path / "matched.yaml")
     runs = re.findall(r"^\s+output: (results/runs/\S+\.json), ", text, re.M)
     assert sorted(runs) == sorted(f"{folder}/{m}/seed{k}.json" for m in ("hw-evrsnas", "random", "oracle") for k in (0, 1))
+    searches = planned_search_commands(text, matched)
     for k in (0, 1):
-        assert f"--method hw-evrsnas --seed {k} --preset tiny --proxy-seed {k} " in text
-    assert "--proxy-seed=" not in text
+        assert f"--method hw-evrsnas --seed {k} --preset tiny --proxy-seed {k} " in searches[f"{folder}/hw-evrsnas/seed{k}.json"]
+    assert not any("--proxy-seed=" in W.check_args(matched, W.Leaf.from_path(run).wildcards()) for run in runs)
 
 
 def test_a_served_table_names_each_replicates_table_or_serves_one_replicate(tmp_path):

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shlex
 import threading
 import traceback
 from pathlib import Path
@@ -45,6 +46,18 @@ def run_leaf(workflow: Any, argv: Sequence[str], log: str | Path) -> None:
         failure = run_command(argv, log, os.getcwd())
     if failure is not None:
         raise LeafFailed(f"`hwevrsnas {' '.join(argv)}` failed: {failure}; its log: {log}")
+
+
+def run_search_leaf(workflow: Any, args: str, threads: int, out: str, log: str) -> None:
+    """The search rule's command, `hwevrsnas -v search ARGS --threads N --no-progress --out OUT` (ARGS quoted for a
+    shell, as `hwevrsnas.workflow.search_command_args` gives them)."""
+    argv = ["-v", "search", *shlex.split(args), "--threads", str(threads), "--no-progress", "--out", out]
+    run_leaf(workflow, argv, log)
+
+
+def run_check_leaf(workflow: Any, run: str, args: str, out: str, log: str) -> None:
+    """The evaluate rule's command, `hwevrsnas -v check RUN ARGS --out OUT` (ARGS as `check_args` gives them)."""
+    run_leaf(workflow, ["-v", "check", run, *shlex.split(args), "--out", out], log)
 
 
 def _submit(argv: list[str], log: str, workers: int) -> str | None:
@@ -91,4 +104,4 @@ def run_command(argv: list[str], log: str, cwd: str) -> str | None:
     return None if status == 0 else f"exit status {status}"
 
 
-__all__ = ["LeafFailed", "run_command", "run_leaf"]
+__all__ = ["LeafFailed", "run_check_leaf", "run_command", "run_leaf", "run_search_leaf"]
