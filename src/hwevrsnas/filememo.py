@@ -49,4 +49,14 @@ def read_once(path: Path | str, read: Callable[[Path], T]) -> T:
     return value
 
 
-__all__ = ["read_once"]
+def read_only(*values: Any) -> None:
+    """Make the numpy arrays among `values` read-only (what a shared reader returns must not change under its
+    other callers); anything else, None included, is left as it is."""
+    import numpy as np
+
+    for value in values:
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+
+
+__all__ = ["read_once", "read_only"]

@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 
 from hwevrsnas.errors import DamagedFile, InputError, MissingFile
-from hwevrsnas.filememo import read_once
+from hwevrsnas.filememo import read_once, read_only
 from hwevrsnas.integrity import verify_h5
 from hwevrsnas.proxy.evaluator import Evaluator, differing_keys
 from hwevrsnas.proxy.result import STATUSES, ProxyResult
@@ -245,12 +245,9 @@ class ScoreTable:
     @classmethod
     def _open_read_only(cls, path: Path) -> "ScoreTable":
         table = cls.open(path)
-        arrays = [table.positions, table.representatives, table.index, table.iso_class]
+        read_only(table.positions, table.representatives, table.index, table.iso_class)
         for columns in table.proxies.values():
-            arrays += [columns.score, columns.raw, columns.loss, columns.cka, columns.status, columns.seconds]
-        for array in arrays:
-            if array is not None:
-                array.flags.writeable = False
+            read_only(columns.score, columns.raw, columns.loss, columns.cka, columns.status, columns.seconds)
         return table
 
 

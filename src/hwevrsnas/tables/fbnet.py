@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from hwevrsnas.errors import DamagedFile, InputError
-from hwevrsnas.filememo import read_once
+from hwevrsnas.filememo import read_once, read_only
 from hwevrsnas.integrity import verify_h5
 from hwevrsnas.spaces.fbnet import LAYOUT, NUM_LAYERS, NUM_OPS, OPS, validate
 from hwevrsnas.tables.h5util import atomic_h5, group, put
@@ -196,8 +196,7 @@ class FBNetTable:
     @classmethod
     def _open_read_only(cls, path: Path) -> FBNetTable:
         table = cls.open(path)
-        for array in (*table._tables.values(), table.layout):
-            array.flags.writeable = False
+        read_only(*table._tables.values(), table.layout)
         return table
 
     @classmethod

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from hwevrsnas.errors import DamagedFile, InputError
-from hwevrsnas.filememo import read_once
+from hwevrsnas.filememo import read_once, read_only
 from hwevrsnas.integrity import verify_h5
 from hwevrsnas.spaces.nb201 import cell_bytes
 from hwevrsnas.tables.metrics import DATASETS
@@ -28,12 +28,6 @@ _CODE_WEIGHTS = 5 ** np.arange(5, -1, -1)
 def _ops_codes(ops: np.ndarray) -> np.ndarray:
     """Base-5 code of each op-index row: a dense key over all 5**6 cells."""
     return np.asarray(ops, dtype=np.int64) @ _CODE_WEIGHTS
-
-
-def _read_only(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        value.flags.writeable = False
-    return value
 
 
 class _LazyGroup(Mapping[str, Any]):
@@ -51,7 +45,9 @@ class _LazyGroup(Mapping[str, Any]):
                 raise KeyError(name)
             with h5py.File(self._path, "r") as h5:
                 value = self._read(h5[f"{self._group}/{name}"])
-            self._loaded[name] = _read_only(value) if self.frozen else value
+            if self.frozen:
+                read_only(value)
+            self._loaded[name] = value
         return self._loaded[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -126,8 +122,7 @@ class NB201Table:
     @classmethod
     def _open_read_only(cls, path: Path) -> "NB201Table":
         table = cls.open(path)
-        for array in (table.ops, table.iso_class, table.degenerate, table._code_to_index):
-            _read_only(array)
+        read_only(table.ops, table.iso_class, table.degenerate, table._code_to_index)
         for group in (table._accuracy, table._model, table._cost, table._imputed):
             for members in group.values():
                 members.frozen = True
