@@ -77,10 +77,10 @@ rule evidence_az_nas:
 
 
 rule evidence_oracle_gap:
-    """Each method's regret beside its proxy's proxy-oracle regret, over the grid's runs."""
+    """Each method's regret beside its proxy's proxy-oracle regret, over the grid's runs (each on its own draw's table)."""
     input:
         runs=W.run_targets(config),
-        scores=W.evidence_score_table(config),
+        scores=lambda wc: W.replicate_tables(config),
         table=W.TABLE_FILES["nb201"],
     output:
         W.ORACLE_GAP,

@@ -255,7 +255,7 @@ def test_aggregate_writes_every_file_and_is_reproducible(
     study = _study(tmp_path / "study")
     out, plots = tmp_path / "tables", tmp_path / "plots"
     written = aggregate(run_files, nb201_h5.parent, out, plots, study_dir=study)
-    expected = {out / f"{name}.{ext}" for name in ("main", "devices", "cost", "comparisons", "fidelity") for ext in ("csv", "md")}
+    expected = {out / f"{name}.{ext}" for name in ("main", "devices", "cost", "comparisons", "replicates", "fidelity") for ext in ("csv", "md")}
     stems = ["history", "fidelity", *(f"device_nb201_cifar10_{d}_latency" for d in DEVICES)]
     expected |= {plots / f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
     assert set(written) == expected and len(written) == len(expected)

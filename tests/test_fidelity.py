@@ -103,6 +103,25 @@ def test_oracle_gap_joins_each_method_with_its_proxy_on_the_same_settings() -> N
     assert gap.loc["b", "at_least_oracle"] == 1.0
 
 
+def test_oracle_gaps_pool_the_replicates_by_their_answers() -> None:
+    from hwevrsnas.analysis.oracle_gap import oracle_gap_markdown, pooled_oracle_gaps
+
+    gaps = pd.DataFrame({
+        "dataset": ["cifar10"] * 3, "replicate": [0, 1, None], "method": ["ga", "ga", "zc"], "proxy": ["r", "r", "params"],
+        "answers": [10, 30, 5], "regret": [2.0, 1.0, 4.0], "proxy_oracle_regret": [1.0, 1.0, 3.0],
+        "search_share": [1.0, 0.0, 1.0], "at_least_oracle": [0.2, 0.6, 0.0],
+    })  # fmt: skip
+    pooled = pooled_oracle_gaps(gaps).set_index("method")
+    assert pooled.loc["ga", "replicates"] == 2 and pooled.loc["ga", "answers"] == 40
+    assert pooled.loc["ga", "regret"] == pytest.approx((10 * 2.0 + 30 * 1.0) / 40)
+    assert pooled.loc["ga", "search_share"] == pytest.approx(0.25) and pooled.loc["ga", "at_least_oracle"] == pytest.approx(0.5)
+    assert (pooled.loc["ga", "share_min"], pooled.loc["ga", "share_max"]) == (0.0, 1.0)
+    assert pooled.loc["zc", "replicates"] == 0
+    text = oracle_gap_markdown(gaps, "cmd")
+    assert "| cifar10 | ga | r | 2 | 40 | 1.25 | 1.00 | +0.25 | +0.00 to +1.00 | 50% |" in text
+    assert "| cifar10 | zc | params | - | 5 | 4.00 | 3.00 | +1.00 | - | 0% |" in text
+
+
 def test_az_nas_column_ranks_flops_and_its_members_over_the_non_degenerate_classes(classes: pd.DataFrame) -> None:
     rng = np.random.default_rng(0)
     scores = pd.DataFrame({m: rng.normal(size=len(classes)) for m in AZ_NAS_MEMBERS})

@@ -151,6 +151,22 @@ def test_empirical_cdf_uses_less_or_equal() -> None:
     assert empirical_cdf(reference, -math.inf) == 0.0
 
 
+def test_a_zero_cost_proxy_names_its_draw_unless_it_uses_none(batch: ProxyBatch) -> None:
+    """A search of proxy seed k accepts a zero-cost evaluator of seed k; #params and FLOPs belong to every draw (their
+    network shape comes from a seedless default preset, which must not be read as draw 0)."""
+    from hwevrsnas.errors import InputError
+    from hwevrsnas.search.run import _check_proxy_seed
+
+    synflow = ZeroCostEvaluator("nb201", "synflow", batch, seed=2, preset=SMALL)
+    params = ZeroCostEvaluator("nb201", "params", batch, seed=2)
+    assert synflow.proxy_seed == 2 and params.proxy_seed is None and params.preset.seed == 0
+    setting = type("S", (), {"proxy_seed": 2})()
+    _check_proxy_seed(setting, synflow)
+    _check_proxy_seed(setting, params)
+    with pytest.raises(InputError, match="proxy seed is 3, the evaluator's preset has seed 2"):
+        _check_proxy_seed(type("S", (), {"proxy_seed": 3})(), synflow)
+
+
 def test_evaluator_scores_caches_and_ranks(batch: ProxyBatch, tmp_path: Path) -> None:
     cache = ScoreCache(tmp_path / "cache")
     evaluator = ZeroCostEvaluator("nb201", "synflow", batch, cache=cache, reference_sample=12, preset=SMALL)

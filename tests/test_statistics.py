@@ -194,3 +194,51 @@ def test_a_seeds_runs_over_crossed_proxy_seeds_are_averaged_before_pairing() -> 
     crossed = pd.concat([answers("hw-evrsnas", lambda s, t, k, j=j: 1.0 + j).assign(proxy_seed=j) for j in range(3)])
     pairs = paired_frame(pd.concat([base, crossed]), "hw-evrsnas", "oracle")
     assert len(pairs) == len(base) and (pairs["diff"] == 2.0).all()
+
+
+# ---- verdicts within each proxy replicate ------------------------------------------------------------------------
+
+
+def matched(label: str, value: Callable[[int, int, int], float]) -> pd.DataFrame:
+    """A proxy method of a matched grid: search seed k read proxy replicate k."""
+    frame = answers(label, value)
+    return frame.assign(proxy_seed=frame["seed"])
+
+
+def test_replicate_verdicts_count_the_draws_a_difference_holds_on() -> None:
+    from hwevrsnas.analysis.statistics import replicate_verdicts
+
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 0.05, size=(2, 3, 5))
+    # GA beats random by 1 point on draws 0-2, loses by 1 on draw 3, ties on draw 4: a one-draw headline either way.
+    effect = np.array([-1.0, -1.0, -1.0, 1.0, 0.0])
+    ga = matched("ga:quick", lambda s, t, k: 2.0 + effect[k] + noise[s, t, k])
+    rand = matched("random:quick", lambda s, t, k: 2.0)
+    rea = answers("rea-valid12", lambda s, t, k: 0.5).assign(proxy_seed=pd.NA)
+    oracle = answers("oracle", lambda s, t, k: 0.0).assign(proxy_seed=pd.NA)
+    out = replicate_verdicts(pd.concat([ga, rand, rea, oracle], ignore_index=True), n_boot=500)
+
+    assert ("oracle", "rea-valid12") not in set(zip(out["method_a"], out["method_b"]))  # neither read a proxy
+    row = out[(out["method_a"] == "ga:quick") & (out["method_b"] == "random:quick")].iloc[0]
+    per_draw = (effect[None, None, :] + noise).mean(axis=(0, 1))  # six settings, one seed each per draw
+    assert row["replicates"] == 5 and row["n_min"] == 6 and row["unit"] == "setting"
+    assert row["mean_diff"] == pytest.approx(per_draw.mean(), abs=1e-12)
+    assert row["diff_min"] == pytest.approx(per_draw.min(), abs=1e-12)
+    assert row["diff_max"] == pytest.approx(per_draw.max(), abs=1e-12)
+    assert (row["a_lower_on"], row["b_lower_on"]) == (3, 1)
+    assert row["per_replicate"] == " ".join(f"{j}:{d:+.3f}" for j, d in enumerate(per_draw))
+
+    # A method without a proxy pairs with the proxy method's run of its setting and seed, in that run's draw.
+    row = out[(out["method_a"] == "ga:quick") & (out["method_b"] == "rea-valid12")].iloc[0]
+    assert row["replicates"] == 5 and row["a_lower_on"] == 0 and row["b_lower_on"] == 5
+    assert row["at"] == "stop" and any("replicate" in note for note in out.attrs["notes"])
+
+
+def test_crossed_replicates_pair_the_runs_of_one_draw() -> None:
+    from hwevrsnas.analysis.statistics import replicate_pairs
+
+    a = pd.concat([answers("a", lambda s, t, k, j=j: 1.0 + j).assign(proxy_seed=j) for j in range(3)])
+    b = pd.concat([answers("b", lambda s, t, k, j=j: 1.0 - j).assign(proxy_seed=j) for j in range(3)])
+    pairs = replicate_pairs(pd.concat([a, b], ignore_index=True), "a", "b")
+    assert len(pairs) == 3 * len(answers("a", lambda s, t, k: 0.0))
+    assert (pairs["diff"] == 2.0 * pairs["replicate"]).all()

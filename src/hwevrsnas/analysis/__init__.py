@@ -16,6 +16,7 @@ ANYTIME_TABLE = "anytime"
 REACH_TABLE = "reach"
 NINE_CONSTRAINTS_TABLE = "nine_constraints"
 FRONTS_TABLE = "fronts"
+REPLICATES_TABLE = "replicates"
 
 
 def device_plot_stem(space: str, dataset: str, device: str, metric: str, cost_dataset: str | None = None) -> str:

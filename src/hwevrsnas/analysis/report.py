@@ -7,6 +7,8 @@ Written (and returned) by `aggregate`:
   table; the Markdown has three sections: evaluations and seconds, energy and CO2, ratios to published costs);
 - `<out>/comparisons.{csv,md}`: paired Wilcoxon tests of regret between every two methods over settings (seeds
   averaged first), cluster-bootstrap intervals, Holm-corrected;
+- `<out>/replicates.{csv,md}`: the same comparisons within each proxy replicate, and on how many replicates each
+  holds, at the methods' own stops (and at each budget, among the methods with a trajectory, with `budgets`);
 - `<out>/fidelity.{csv,md}`: the proxy fidelity study's summary, only when the study folder has
   `summary.csv` (copied) or `scores.csv` (summarised as `hwevrsnas study summarise` does);
 - only when multi-threshold runs are among the run files: `<out>/nine_constraints.{csv,md}` (per method: the
@@ -36,10 +38,11 @@ import pandas as pd
 
 from hwevrsnas.analysis import (
     ANYTIME_PLOT, ANYTIME_TABLE, FIDELITY_PLOT, FRONTS_TABLE, HISTORY_PLOT, NINE_CONSTRAINTS_TABLE, REACH_TABLE,
+    REPLICATES_TABLE,
     device_plot_stem, front_plot_stem,
 )  # fmt: skip
 from hwevrsnas.analysis.collect import at_budgets, collect_records
-from hwevrsnas.analysis.statistics import paired_comparisons
+from hwevrsnas.analysis.statistics import paired_comparisons, replicate_verdicts
 from hwevrsnas.analysis.tables import (
     ANYTIME_FLOATFMT, COST_FLOATFMT, DEVICE_FLOATFMT, FRONTS_FLOATFMT, MAIN_FLOATFMT, NINE_FLOATFMT,
     anytime_table, cost_sections, cost_table, device_table, fronts_table, main_display, main_table, markdown,
@@ -51,7 +54,7 @@ log = logging.getLogger(__name__)
 
 # The tables written only when multi-threshold runs are present (the workflow declares the same names).
 SLICE_KEYS = ["space", "dataset", "cost_dataset", "device", "metric"]
-COMPARISON_FLOATFMT = {"*": ".4g", **dict.fromkeys(("mean_a", "mean_b", "mean_diff", "diff_lo", "diff_hi"), ".3f")}
+COMPARISON_FLOATFMT = {"*": ".4g", **dict.fromkeys(("mean_a", "mean_b", "mean_diff", "diff_lo", "diff_hi", "diff_min", "diff_max"), ".3f")}
 
 
 def _fidelity(study_dir: Path, out_dir: Path, plots_dir: Path) -> list[Path]:
@@ -163,11 +166,23 @@ def aggregate(
     title = "Paired comparisons (regret)"
     written += write_table(comparisons, out_dir / "comparisons", COMPARISON_FLOATFMT, title=title)
 
+    at_budget = at_budgets(df, records, budgets) if budgets else None
+    verdicts = [replicate_verdicts(df, "regret")]
+    if at_budget is not None:
+        with_trajectory = at_budget.groupby("label")["trajectory"].all()
+        labels = list(with_trajectory[with_trajectory].index)
+        for budget, part in at_budget.groupby("budget", sort=True):
+            verdicts.append(replicate_verdicts(part, "regret", at=str(int(budget)), labels=labels))
+    replicates = pd.concat(verdicts, ignore_index=True)
+    replicates.attrs["notes"] = verdicts[0].attrs["notes"]
+    title = "Comparisons within each proxy replicate (regret)"
+    written += write_table(replicates, out_dir / REPLICATES_TABLE, COMPARISON_FLOATFMT, title=title)
+
     if study_dir is not None and Path(study_dir).is_dir():
         written += _fidelity(Path(study_dir), out_dir, plots_dir)
 
-    if budgets:
-        anytime = anytime_table(at_budgets(df, records, budgets))
+    if at_budget is not None:
+        anytime = anytime_table(at_budget)
         display = anytime.drop(columns="trajectory")  # the notes name the methods without one
         written += write_table(anytime, out_dir / ANYTIME_TABLE, ANYTIME_FLOATFMT, display=display,
                                title="Regret vs search budget")  # fmt: skip

@@ -13,6 +13,9 @@ of one cost column, and a multi-threshold run answers all of them in one search.
   tests over settings, so n counts settings, never answers.
   A multi-threshold method's answer at a threshold pairs with the other method's answer there. The
   difference is method A minus method B (for regret, negative means A is better).
+- `replicate_verdicts` asks the same of each proxy replicate apart (the draw of the proxy a run read): a
+  conclusion that holds on one draw may vanish on another of the same quality, so a finding names the
+  replicates it holds on.
 
 Test: the Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, two-sided) with
 `zero_method="zsplit"`: a zero difference (both methods returned architectures of equal
@@ -246,7 +249,93 @@ def paired_comparisons(
     return out
 
 
+def replicate_pairs(df: pd.DataFrame, a: str, b: str, metric: str = "regret") -> pd.DataFrame:
+    """The answers of labels a and b paired by setting, seed and proxy replicate: PAIR_KEYS, `replicate`, `a`, `b`,
+    `diff`. A run without a proxy (rea-valid12, zc-params, the oracle) pairs with the other method's run of its
+    setting and seed, in that run's replicate; two methods without a proxy have no replicate (empty frame)."""
+    keys = [*PAIR_KEYS, "proxy_seed"]
+
+    def answers(label: str, column: str) -> pd.DataFrame:
+        runs = df.loc[df["label"] == label, [*keys, metric]]
+        return runs.groupby(keys, sort=False, dropna=False)[metric].mean().rename(column).reset_index()
+
+    left, right = answers(a, "a"), answers(b, "b")
+    left_has, right_has = left["proxy_seed"].notna().any(), right["proxy_seed"].notna().any()
+    if left_has and right_has:
+        pairs = left.merge(right, on=keys, how="inner", validate="one_to_one")
+    elif left_has or right_has:
+        with_seed, without = (left, right) if left_has else (right, left)
+        pairs = with_seed.merge(without.drop(columns="proxy_seed"), on=list(PAIR_KEYS), how="inner")
+    else:
+        return pd.DataFrame(columns=[*PAIR_KEYS, "replicate", "a", "b", "diff"])
+    pairs = pairs.dropna(subset=["a", "b", "proxy_seed"]).rename(columns={"proxy_seed": "replicate"})
+    pairs["replicate"] = pairs["replicate"].astype(int)
+    pairs["diff"] = pairs["a"] - pairs["b"]
+    return pairs.reset_index(drop=True)
+
+
+def replicate_verdicts(
+    df: pd.DataFrame,
+    metric: str = "regret",
+    at: str = "stop",
+    labels: Sequence[str] | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Per pair of labels (those given, else all), each proxy replicate's comparison over settings as
+    `paired_comparisons` makes it, summarised: how many replicates, the settings each rests on, the mean of the
+    replicates' mean differences, their range, on how many replicates a is lower or b is lower (the replicate's
+    cluster-bootstrap interval excludes 0) and each replicate's mean difference. `at` labels the rows (the
+    methods' own stop, or a budget)."""
+    rows = []
+    names = sorted(df["label"].unique()) if labels is None else sorted(labels)
+    for a, b in itertools.combinations(names, 2):
+        pairs = replicate_pairs(df, a, b, metric)
+        if pairs.empty:
+            continue
+        per_replicate = []
+        for replicate, part in pairs.groupby("replicate", sort=True):
+            settings = part.groupby(list(SETTING_KEYS), sort=True, dropna=False)[["a", "b", "diff"]].mean().reset_index()
+            d = settings["diff"].to_numpy()
+            lo, hi = cluster_bootstrap_ci(settings, "diff", n_boot=n_boot, seed=seed, level=level)
+            per_replicate.append({"replicate": int(replicate), "n": len(settings), "mean_diff": float(d.mean()),
+                                  "lo": lo, "hi": hi})  # fmt: skip
+        diffs = np.array([r["mean_diff"] for r in per_replicate])
+        rows.append({
+            "at": at, "metric": metric, "method_a": a, "method_b": b, "unit": SETTING_UNIT,
+            "replicates": len(per_replicate), "n_min": min(r["n"] for r in per_replicate),
+            "mean_diff": float(diffs.mean()), "diff_min": float(diffs.min()), "diff_max": float(diffs.max()),
+            "a_lower_on": sum(r["hi"] < 0 for r in per_replicate), "b_lower_on": sum(r["lo"] > 0 for r in per_replicate),
+            "per_replicate": " ".join(f"{r['replicate']}:{r['mean_diff']:+.3f}" for r in per_replicate),
+        })  # fmt: skip
+    columns = ["at", "metric", "method_a", "method_b", "unit", "replicates", "n_min", "mean_diff", "diff_min",
+               "diff_max", "a_lower_on", "b_lower_on", "per_replicate"]  # fmt: skip
+    out = pd.DataFrame(rows, columns=columns)
+    out.attrs["notes"] = replicate_notes(n_boot, seed, level)
+    return out
+
+
+def replicate_notes(n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> list[str]:
+    """The notes written under a replicate-verdict table."""
+    return [
+        "A replicate is one draw of the proxy (its proxy seed: the batch and the initialisations); every run of a "
+        "row's replicate read that draw. Within a replicate the unit is the setting, as in the comparisons table: "
+        "the two methods' answers are paired by setting and seed and averaged over seeds; n_min: the fewest "
+        "settings a replicate's comparison rests on. A pair of methods that read no proxy has no row.",
+        "diff = method_a - method_b (regret: negative = a better); mean_diff: the mean over replicates of each "
+        "replicate's mean difference over its settings; [diff_min, diff_max]: their range; per_replicate: each "
+        "replicate's mean difference (replicate:diff).",
+        f"a_lower_on / b_lower_on: the replicates whose cluster-bootstrap {level:.0%} interval of the mean difference "
+        f"({n_boot} resamples, seed {seed}; slices, then thresholds within them) lies below / above 0. A finding "
+        "holds on the replicates it counts; the others leave it open or reverse it.",
+        "at: `stop` compares each method's final answer (its own stop); a number compares the answers after that "
+        "many unique evaluations, among the methods with an anytime trajectory.",
+    ]
+
+
 __all__ = [
     "PAIR_KEYS", "SETTING_UNIT", "SLICE_KEYS", "ZERO_METHOD", "bootstrap_ci", "cluster_bootstrap_ci",
-    "comparison_notes", "paired_comparisons", "paired_frame", "setting_means", "unit_counts", "wilcoxon_p",
+    "comparison_notes", "paired_comparisons", "paired_frame", "replicate_notes", "replicate_pairs",
+    "replicate_verdicts", "setting_means", "unit_counts", "wilcoxon_p",
 ]  # fmt: skip

@@ -94,6 +94,12 @@ class Evaluator:
         """Everything a score depends on apart from the architecture (JSON types only)."""
         raise NotImplementedError
 
+    @property
+    def proxy_seed(self) -> int | None:
+        """The proxy draw (replicate) the scores come from: its preset's seed; None for scores that depend on no
+        draw or on several."""
+        return getattr(getattr(self, "preset", None), "seed", None)
+
     def provenance(self) -> dict[str, Any]:
         """Where and how this process computes what its identity leaves out (recorded, never matched)."""
         return {}

@@ -40,7 +40,7 @@ class MeanOfDrawsEvaluator(Evaluator):
         self.members = list(members)
         # No single preset: the draws are the preset at several seeds (a search's own proxy seed does not pick one).
         self.preset = None
-        self.draw_seeds = [getattr(getattr(member, "preset", None), "seed", None) for member in members]
+        self.draw_seeds = [member.proxy_seed for member in members]
 
     @property
     def name(self) -> str:

@@ -320,6 +320,12 @@ class ZeroCostEvaluator(Evaluator):
         """`zc:<metric>`."""
         return f"zc:{self.metric}"
 
+    @property
+    def proxy_seed(self) -> int | None:
+        """The seed of the network's initialisation and batch; None for #params and FLOPs, which use neither (its
+        `preset` gives only the network's shape)."""
+        return None if self.metric in STATIC_METRICS else self.seed
+
     def identity(self) -> dict[str, Any]:
         """Metric, space, network shape, reference sample, and (for image metrics) batch, seed and, in float32,
         platform (in float64: dtype)."""

@@ -45,7 +45,7 @@ def _check_inputs(
 
 def _check_proxy_seed(setting: Setting | MultiSetting, evaluator: Any) -> None:
     """Refuse a setting that names another draw of the proxy than the evaluator's: analysis groups runs by it."""
-    seed = getattr(getattr(evaluator, "preset", None), "seed", None)
+    seed = getattr(evaluator, "proxy_seed", None)
     if setting.proxy_seed is not None and seed is not None and seed != setting.proxy_seed:
         raise InputError(f"the setting's proxy seed is {setting.proxy_seed}, the evaluator's preset has seed {seed}")
 

@@ -15,7 +15,7 @@ from hwevrsnas.workflow.layout import FULL_FIDELITY_DIR, FULL_FIDELITY_FILES, LE
 
 EVIDENCE_DIR = "docs/evidence"
 # The aggregate tables docs/SEARCH.md embeds (results/tables/<name>.md -> docs/evidence/<name>.md).
-EVIDENCE_TABLES = ("anytime", "comparisons", "cost", "devices", "fronts", "nine_constraints", "reach")
+EVIDENCE_TABLES = ("anytime", "comparisons", "cost", "devices", "fronts", "nine_constraints", "reach", "replicates")
 EVIDENCE_FIDELITY_DIR = "docs/fidelity_full"
 ENSEMBLE_DIR = "docs/ensemble"
 ENSEMBLE_FILES = ("selection.csv", "halves.csv", "ensemble.md")
@@ -49,11 +49,6 @@ def evidence_proxy_seed(config: dict[str, Any]) -> int:
     return min(proxy_seeds(config))
 
 
-def evidence_score_table(config: dict[str, Any]) -> str:
-    """The score table of that proxy seed (built by the workflow, or the served one)."""
-    return score_table(config, evidence_proxy_seed(config))
-
-
 def replicate_tables(config: dict[str, Any]) -> list[str]:
     """The score table of every proxy seed the grid's leaves read, in seed order."""
     return [score_table(config, seed) for seed in score_table_seeds(config)]
@@ -82,5 +77,5 @@ __all__ = [
     "ANYTIME_FIGURE", "ANYTIME_PAGE", "RUNS_DIR", "AZ_NAS_PAGE", "ENSEMBLE_DIR", "ENSEMBLE_FILES", "EVIDENCE_DIR",
     "EVIDENCE_FIDELITY_DIR", "EVIDENCE_TABLES", "EXTRA_PLATFORM", "ORACLE_GAP", "PAPER_SAMPLE_DIR", "PAPER_SAMPLE_FILES",
     "PAPER_SAMPLE_PLATFORM", "PAPER_SAMPLE_SEED", "PAPER_SAMPLE_SIZE", "PUBLISHED", "PUBLISHED_PRESET",
-    "REPLICATES_DIR", "REPLICATES_FILES", "replicate_tables", "evidence_fidelity_dir", "evidence_proxy_seed", "evidence_score_table", "evidence_targets",
+    "REPLICATES_DIR", "REPLICATES_FILES", "replicate_tables", "evidence_fidelity_dir", "evidence_proxy_seed", "evidence_targets",
 ]  # fmt: skip

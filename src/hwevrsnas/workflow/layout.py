@@ -50,7 +50,7 @@ SLICE_SUMMARY = f"results/slices/{SLICE}.tsv"
 STUDY_DIR = "results/fidelity"
 STUDY_FILES = ("scores.csv", "seconds.csv", "summary.csv", "summary.md")
 AGGREGATE_DIR = "results/tables"
-AGGREGATE_TABLES = ("main", "devices", "cost", "comparisons")
+AGGREGATE_TABLES = ("main", "devices", "cost", "comparisons", "replicates")
 PLOTS_DIR = "results/plots"
 PLOT_FORMATS = ("png", "pdf")
 
