@@ -20,19 +20,24 @@ rule evidence_table:
 
 
 rule evidence_fidelity_full:
-    """The full-space fidelity of the grid's first proxy seed's score table."""
+    """The full-space fidelity of the grid's first proxy seed's score table, beside the published zero-cost export."""
     input:
-        lambda wc: f"{W.evidence_fidelity_dir(config)}/{wc.name}",
+        scores=lambda wc: W.score_table(config, W.evidence_proxy_seed(config)),
+        zerocost=W.PUBLISHED["zerocost"],
+        table=W.TABLE_FILES["nb201"],
     output:
-        f"{W.EVIDENCE_FIDELITY_DIR}/{{name}}",
-    wildcard_constraints:
-        name="|".join(W.FULL_FIDELITY_FILES),
+        [f"{W.EVIDENCE_FIDELITY_DIR}/{name}" for name in W.FULL_FIDELITY_FILES],
+    params:
+        platform=W.ZEROCOST_PLATFORM,
+        tables=lambda wc, input: os.path.dirname(input.table),
+        out=lambda wc, output: os.path.dirname(output[0]),
     conda:
         CONDA_ENV
     log:
-        "logs/evidence/fidelity_full-{name}.log",
+        "logs/evidence/fidelity_full.log",
     shell:
-        "cp {input:q} {output:q} 2> {log:q}"
+        "hwevrsnas fidelity --scores {input.scores:q} {input.zerocost:q} --platform-of-csv {params.platform:q} "
+        "--tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule evidence_ensemble:

@@ -158,3 +158,22 @@ def test_the_published_paper_sample_gives_its_published_fidelity(classes: pd.Dat
     for proxy, values in (("rsnas:paper", sample["score"]), ("rsnas:paper, -loss", -sample["loss"])):
         tau = stats.kendalltau(values, accuracy).statistic
         assert tau == pytest.approx(published.loc[(proxy, "cifar10", "all"), "kendall_tau"], abs=1e-6)
+
+
+def test_the_fidelity_command_reads_a_published_export_beside_a_table(nb201_h5, classes: pd.DataFrame, tmp_path) -> None:
+    """`hwevrsnas fidelity` takes an export (.csv) as it takes a table; its zero-cost rows are those of the raw values
+    the export holds, here MeCo's tau recomputed directly, and the platform it names labels nothing but the input."""
+    from pathlib import Path
+
+    from hwevrsnas.cli import main
+
+    export = Path(__file__).resolve().parents[1] / "docs" / "scores" / "nb201-zerocost.csv"
+    out = tmp_path / "fidelity"
+    assert main(["fidelity", "--scores", str(export), "--platform-of-csv", "cpu/AVX2/torch-2.13.0+cpu",
+                 "--tables", str(nb201_h5.parent), "--out", str(out), "--boot", "10"]) == 0  # fmt: skip
+    fidelity = pd.read_csv(out / "fidelity.csv").set_index(["proxy", "dataset", "subset"])
+    values = pd.read_csv(export).set_index("index").loc[classes["index"], "meco"].to_numpy()
+    live = ~classes["degenerate"].to_numpy() & np.isfinite(values)
+    tau = stats.kendalltau(values[live], classes["cifar10"].to_numpy()[live]).statistic
+    assert fidelity.loc[("zc:meco", "cifar10", "all"), "kendall_tau"] == pytest.approx(tau, abs=1e-12)
+    assert {"zc:synflow", "zc:naswot", "params", "flops"} <= set(fidelity.index.get_level_values("proxy"))

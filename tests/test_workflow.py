@@ -345,7 +345,7 @@ def test_dry_run_of_evidence_plans_every_page_of_docs(tmp_path):
     planned = dict(re.findall(r"^(evidence\w*)\s+(\d+)$", output(proc), re.M))
     assert planned == {
         "evidence": "1", "evidence_anytime": "1", "evidence_az_nas": "1", "evidence_ensemble": "1",
-        "evidence_fidelity_full": "3", "evidence_oracle_gap": "1", "evidence_paper_sample": "1", "evidence_replicates": "1", "evidence_table": "8",
+        "evidence_fidelity_full": "1", "evidence_oracle_gap": "1", "evidence_paper_sample": "1", "evidence_replicates": "1", "evidence_table": "8",
     }  # fmt: skip
     assert "docs/evidence/oracle_gap.md" in output(proc) and "docs/ensemble/az_nas.md" in output(proc)
 

@@ -13,7 +13,10 @@ from hwevrsnas.paths import TABLES_DIR
 def add_parser(sub: Any) -> None:
     """Register the subcommand."""
     p = sub.add_parser("fidelity", help="rank correlation, precision and proxy-oracle regret over all NB201 classes")
-    p.add_argument("--scores", nargs="+", required=True, metavar="TABLE", help="score tables holding every class")
+    p.add_argument("--scores", nargs="+", required=True, metavar="TABLE",
+                   help="score tables holding every class (.h5), or their exports (.csv: `hwevrsnas scores export`)")
+    p.add_argument("--platform-of-csv", default=None,
+                   help="the platform an export's scores were computed on (an export keeps none; it labels them)")
     p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
     p.add_argument("--out", required=True, help="folder for fidelity.{csv,md} and proxy_oracle.csv")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples of the intervals (default: %(default)s)")
@@ -26,15 +29,16 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the tables."""
-    from hwevrsnas.analysis.fidelity import full_space_fidelity, summary_markdown
+    from hwevrsnas.analysis.fidelity import class_frame, full_space_fidelity, summary_markdown
+    from hwevrsnas.analysis.published import open_tables
     from hwevrsnas.atomic import write_text
-    from hwevrsnas.scores import ScoreTable
     from hwevrsnas.tables.store import NB201Table
 
-    tables = [ScoreTable.open(path) for path in args.scores]
+    nb201 = NB201Table.open(Path(args.tables) / "nb201.h5")
+    tables = open_tables(args.scores, class_frame(nb201), platform=args.platform_of_csv)
     if args.replicates:
         return run_replicates(args, tables)
-    fidelity, oracle = full_space_fidelity(tables, NB201Table.open(Path(args.tables) / "nb201.h5"), args.boot, args.seed)
+    fidelity, oracle = full_space_fidelity(tables, nb201, args.boot, args.seed)
     out = Path(args.out)
     write_text(out / "fidelity.csv", fidelity.to_csv(index=False, lineterminator="\n"))
     write_text(out / "proxy_oracle.csv", oracle.to_csv(index=False, lineterminator="\n"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hwevrsnas.workflow.arguments import proxy_seeds, score_table, score_table_seeds
-from hwevrsnas.workflow.layout import FULL_FIDELITY_DIR, FULL_FIDELITY_FILES, LEAF, RUN
+from hwevrsnas.workflow.layout import FULL_FIDELITY_FILES, LEAF, RUN
 
 EVIDENCE_DIR = "docs/evidence"
 # The aggregate tables docs/SEARCH.md embeds (results/tables/<name>.md -> docs/evidence/<name>.md).
@@ -38,6 +38,7 @@ PUBLISHED = {
 }
 # Exports keep no platform or preset; these are what their tables recorded (docs/scores/README.md).
 PUBLISHED_PRESET = "quick"
+ZEROCOST_PLATFORM = "cpu/AVX2/torch-2.13.0+cpu"
 EXTRA_PLATFORM = "cpu/AVX512/torch-2.13.0+cpu"
 PAPER_SAMPLE_PLATFORM = "cpu/AVX512/torch-2.13.0+cpu"
 PAPER_SAMPLE_SIZE = 360
@@ -52,11 +53,6 @@ def evidence_proxy_seed(config: dict[str, Any]) -> int:
 def replicate_tables(config: dict[str, Any]) -> list[str]:
     """The score table of every proxy seed the grid's leaves read, in seed order."""
     return [score_table(config, seed) for seed in score_table_seeds(config)]
-
-
-def evidence_fidelity_dir(config: dict[str, Any]) -> str:
-    """The workflow's full-space fidelity folder of that table."""
-    return FULL_FIDELITY_DIR.format(preset=config["proxy"]["preset"], proxy_seed=evidence_proxy_seed(config))
 
 
 def evidence_targets() -> list[str]:
@@ -77,5 +73,5 @@ __all__ = [
     "ANYTIME_FIGURE", "ANYTIME_PAGE", "RUNS_DIR", "AZ_NAS_PAGE", "ENSEMBLE_DIR", "ENSEMBLE_FILES", "EVIDENCE_DIR",
     "EVIDENCE_FIDELITY_DIR", "EVIDENCE_TABLES", "EXTRA_PLATFORM", "ORACLE_GAP", "PAPER_SAMPLE_DIR", "PAPER_SAMPLE_FILES",
     "PAPER_SAMPLE_PLATFORM", "PAPER_SAMPLE_SEED", "PAPER_SAMPLE_SIZE", "PUBLISHED", "PUBLISHED_PRESET",
-    "REPLICATES_DIR", "REPLICATES_FILES", "replicate_tables", "evidence_fidelity_dir", "evidence_proxy_seed", "evidence_targets",
+    "REPLICATES_DIR", "REPLICATES_FILES", "ZEROCOST_PLATFORM", "replicate_tables", "evidence_proxy_seed", "evidence_targets",
 ]  # fmt: skip
