@@ -691,3 +691,26 @@ def test_labels_sharing_a_colour_get_markers_that_do_not_look_alike() -> None:
     for first, second in zip(labels[: len(COLORS)], labels[len(COLORS):]):
         (colour, marker), (colour2, marker2) = styles[first], styles[second]
         assert colour == colour2 and look_alike.get(marker, marker) != look_alike.get(marker2, marker2)
+
+
+def test_the_anytime_figure_draws_each_proxys_perfect_search_once_per_panel(tmp_path: Path, monkeypatch) -> None:
+    """replot_anytime reads the oracle-gap page and draws, per panel, one dotted level per proxy that a method with a
+    trajectory searches on: the answer-weighted mean of its proxy-oracle regret over the datasets."""
+    from hwevrsnas.analysis import plots
+    from hwevrsnas.analysis.tables import markdown
+
+    methods = ["hw-evrsnas:quick", "random:quick", "zc-params:quick", "oracle"]
+    anytime = pd.DataFrame([{"method": m, "budget": b, "n": 9, "regret_penalised_mean": 1.0, "regret_penalised_lo": 0.5,
+                             "regret_penalised_hi": 3.5} for m in methods for b in (25, 100)])  # fmt: skip
+    (tmp_path / "anytime.md").write_text(markdown(anytime, ".4g"))
+    gaps = pd.DataFrame({"dataset": ["cifar10", "cifar100", "cifar10", "cifar10"],
+                         "method": ["hw-evrsnas", "hw-evrsnas", "random", "zc-params"],
+                         "proxy": ["rsnas:quick", "rsnas:quick", "rsnas:quick", "params"], "answers": [30, 10, 40, 40],
+                         "proxy-oracle regret": [1.0, 3.0, 1.5, 2.0]})  # fmt: skip
+    (tmp_path / "gap.md").write_text("    cmd\n\n" + markdown(gaps, ".4g"))
+    saved = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, stem: saved.setdefault(Path(stem).name, fig) and [])
+    plots.replot_anytime(tmp_path / "anytime.md", tmp_path / "anytime", tmp_path / "gap.md")
+    dotted = [[line.get_label() for line in ax.get_lines() if line.get_linestyle() == ":"] for ax in saved["anytime"].axes]
+    # hw-evrsnas: (30 * 1.0 + 10 * 3.0) / 40 = 1.5 = random's; one level for the proxy they share.
+    assert dotted == [["perfect search on rsnas:quick: 1.50"], ["perfect search on params: 2.00"]]

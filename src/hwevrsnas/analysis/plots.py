@@ -356,19 +356,28 @@ def anytime_panels(methods: Sequence[str]) -> list[tuple[str, list[str]]]:
     return panels
 
 
-def plot_anytime(anytime: pd.DataFrame, out_stem: Path | str) -> list[Path]:
+def plot_anytime(
+    anytime: pd.DataFrame, out_stem: Path | str, floors: Mapping[str, tuple[str, float]] | None = None
+) -> list[Path]:
     """Mean penalised regret at each budget per method, with its 95 % interval (the anytime table), in small
     multiples (ANYTIME_PANELS), twice: `<stem>` two columns wide, `<stem>-column` one column wide.
 
     A method without a trajectory (`trajectory` False: the oracle, multi-threshold runs) has one answer whatever the
-    budget: a dashed level without markers or band. The panels share a y axis spanning the methods with a
-    trajectory; a level above it is named in its panel instead of stretching the axis."""
+    budget: a dashed level without markers or band. `floors` (method label -> (its proxy, regret)): the proxy-oracle
+    regret of the method's proxy, what a perfect search on it would reach, one grey dotted level per proxy of a
+    panel. The panels
+    share a y axis spanning the methods with a trajectory; a level above it is named in its panel instead of
+    stretching the axis."""
     stem = Path(out_stem)
-    paths = _anytime_figure(anytime, stem, TWO_COLUMNS, side_by_side=True)
-    return paths + _anytime_figure(anytime, stem.with_name(f"{stem.name}-column"), ONE_COLUMN, side_by_side=False)
+    floors = dict(floors or {})
+    paths = _anytime_figure(anytime, stem, TWO_COLUMNS, side_by_side=True, floors=floors)
+    column = stem.with_name(f"{stem.name}-column")
+    return paths + _anytime_figure(anytime, column, ONE_COLUMN, side_by_side=False, floors=floors)
 
 
-def _anytime_figure(anytime: pd.DataFrame, out_stem: Path, width: float, side_by_side: bool) -> list[Path]:
+def _anytime_figure(
+    anytime: pd.DataFrame, out_stem: Path, width: float, side_by_side: bool, floors: Mapping[str, tuple[str, float]]
+) -> list[Path]:
     import matplotlib
 
     styles = style_of(list(anytime["method"]))
@@ -398,6 +407,9 @@ def _anytime_figure(anytime: pd.DataFrame, out_stem: Path, width: float, side_by
                     continue
                 ax.plot(part["budget"], part["regret_penalised_mean"], color=color, linestyle="--", linewidth=1,
                         label=f"{name} (final answer, no trajectory)")  # fmt: skip
+            for proxy, floor in sorted({floors[label] for label in members if label in floors and traced[
+                    anytime.index[anytime["method"] == label]].all()}):
+                ax.axhline(floor, color="0.35", linestyle=":", linewidth=1, label=f"perfect search on {proxy}: {floor:.2f}")
             if top is not None:
                 ax.set_ylim(bottom=min(0.0, float(anytime["regret_penalised_lo"].min())), top=top * 1.05)
             if off_scale:
@@ -409,8 +421,9 @@ def _anytime_figure(anytime: pd.DataFrame, out_stem: Path, width: float, side_by
             ax.grid(True, linewidth=0.3, alpha=0.5)
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=5.5, frameon=False, ncol=1)
         axes[0].set_ylabel("regret, infeasible at worst (points)")
+        dotted = "; dotted: a perfect search on a proxy (its proxy-oracle regret)" if floors else ""
         if len(counts) == 1:
-            fig.suptitle(f"mean regret over n = {counts.pop()} answers per point; band: 95 % interval", fontsize=7)
+            fig.suptitle(f"mean regret, n = {counts.pop()} settings per point; band: 95 % interval{dotted}", fontsize=7)
         return save_figure(fig, out_stem)
 
 
@@ -479,8 +492,10 @@ def plot_fidelity(
         return save_figure(fig, out_stem)
 
 
-def replot_anytime(table: Path | str, out_stem: Path | str) -> list[Path]:
-    """The anytime figure redrawn from the anytime table's Markdown, without the run files that made it.
+def replot_anytime(table: Path | str, out_stem: Path | str, oracle_gap: Path | str | None = None) -> list[Path]:
+    """The anytime figure redrawn from the anytime table's Markdown, without the run files that made it; with the
+    oracle-gap page (`hwevrsnas evidence oracle-gap`), each method's proxy-oracle floor: the answer-weighted mean of
+    its proxy-oracle regret over the page's datasets.
 
     The table does not print which methods had a trajectory: the ones without are the oracle and the
     multi-threshold methods (search.methods), whose records hold none."""
@@ -490,7 +505,14 @@ def replot_anytime(table: Path | str, out_stem: Path | str) -> list[Path]:
     frame = read_markdown_table(table)
     base = frame["method"].str.split(":").str[0]
     frame["trajectory"] = [name != "oracle" and not METHODS[name].multi_threshold for name in base]
-    return plot_anytime(frame, out_stem)
+    floors: dict[str, tuple[str, float]] = {}
+    if oracle_gap is not None:
+        gaps = read_markdown_table(oracle_gap)
+        for (method, proxy), part in gaps.groupby(["method", "proxy"]):
+            answers = part["answers"].astype(float)
+            floor = float((part["proxy-oracle regret"].astype(float) * answers).sum() / answers.sum())
+            floors.update({label: (proxy, round(floor, 6)) for label, name in zip(frame["method"], base) if name == method})
+    return plot_anytime(frame, out_stem, floors)
 
 
 __all__ = [

@@ -89,6 +89,8 @@ def add_parser(sub: Any) -> None:
 
     p = steps.add_parser("replot-anytime", help="redraw the anytime figure from a published anytime table")
     p.add_argument("--table", required=True, help="the anytime table's Markdown (results/tables/anytime.md)")
+    p.add_argument("--oracle-gap", default=None,
+                   help="the oracle-gap page (docs/evidence/oracle_gap.md): draw each method's proxy-oracle floor")
     p.add_argument("--out", required=True, help="figure stem (.png and .pdf are written)")
     p.set_defaults(func=run_replot_anytime)
 
@@ -304,7 +306,7 @@ def run_replot_anytime(args: argparse.Namespace) -> int:
     """Redraw the figure."""
     from hwevrsnas.analysis.plots import replot_anytime
 
-    for path in replot_anytime(args.table, args.out):
+    for path in replot_anytime(args.table, args.out, args.oracle_gap):
         print(path)
     return 0
 
