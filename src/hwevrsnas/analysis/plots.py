@@ -365,9 +365,8 @@ def plot_anytime(
     A method without a trajectory (`trajectory` False: the oracle, multi-threshold runs) has one answer whatever the
     budget: a dashed level without markers or band. `floors` (method label -> (its proxy, regret)): the proxy-oracle
     regret of the method's proxy, what a perfect search on it would reach, one grey dotted level per proxy of a
-    panel. The panels
-    share a y axis spanning the methods with a trajectory; a level above it is named in its panel instead of
-    stretching the axis."""
+    panel's methods with a trajectory. The panels share a y axis spanning the methods with a trajectory; a level
+    above it is named in its panel instead of stretching the axis."""
     stem = Path(out_stem)
     floors = dict(floors or {})
     paths = _anytime_figure(anytime, stem, TWO_COLUMNS, side_by_side=True, floors=floors)
@@ -391,6 +390,7 @@ def _anytime_figure(
         axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
         for ax, (title, members) in zip(axes, panels):
             off_scale = []
+            panel_floors = set()
             for label in members:
                 part = anytime[anytime["method"] == label].sort_values("budget")
                 color, marker = styles[label]
@@ -400,6 +400,8 @@ def _anytime_figure(
                             linewidth=1, label=name)  # fmt: skip
                     ax.fill_between(part["budget"], part["regret_penalised_lo"], part["regret_penalised_hi"],
                                     color=color, alpha=0.15, linewidth=0)  # fmt: skip
+                    if label in floors:
+                        panel_floors.add(floors[label])
                     continue
                 level = float(part["regret_penalised_mean"].iloc[-1])
                 if top is not None and level > top:
@@ -407,8 +409,7 @@ def _anytime_figure(
                     continue
                 ax.plot(part["budget"], part["regret_penalised_mean"], color=color, linestyle="--", linewidth=1,
                         label=f"{name} (final answer, no trajectory)")  # fmt: skip
-            for proxy, floor in sorted({floors[label] for label in members if label in floors and traced[
-                    anytime.index[anytime["method"] == label]].all()}):
+            for proxy, floor in sorted(panel_floors):
                 ax.axhline(floor, color="0.35", linestyle=":", linewidth=1, label=f"perfect search on {proxy}: {floor:.2f}")
             if top is not None:
                 ax.set_ylim(bottom=min(0.0, float(anytime["regret_penalised_lo"].min())), top=top * 1.05)

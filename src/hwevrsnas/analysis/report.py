@@ -54,7 +54,9 @@ log = logging.getLogger(__name__)
 
 # The tables written only when multi-threshold runs are present (the workflow declares the same names).
 SLICE_KEYS = ["space", "dataset", "cost_dataset", "device", "metric"]
-COMPARISON_FLOATFMT = {"*": ".4g", **dict.fromkeys(("mean_a", "mean_b", "mean_diff", "diff_lo", "diff_hi", "diff_min", "diff_max"), ".3f")}
+COMPARISON_FLOATFMT = {
+    "*": ".4g", **dict.fromkeys(("mean_a", "mean_b", "mean_diff", "diff_lo", "diff_hi", "diff_min", "diff_max"), ".3f"),
+}
 
 
 def _fidelity(study_dir: Path, out_dir: Path, plots_dir: Path) -> list[Path]:

@@ -251,8 +251,8 @@ def paired_comparisons(
 
 def replicate_pairs(df: pd.DataFrame, a: str, b: str, metric: str = "regret") -> pd.DataFrame:
     """The answers of labels a and b paired by setting, seed and proxy replicate: PAIR_KEYS, `replicate`, `a`, `b`,
-    `diff`. A run without a proxy (rea-valid12, zc-params, the oracle) pairs with the other method's run of its
-    setting and seed, in that run's replicate; two methods without a proxy have no replicate (empty frame)."""
+    `diff`. A run without a proxy seed (rea-valid12, the oracle) pairs with the other method's run of its setting
+    and seed, in that run's replicate; two methods without one have no replicate (empty frame)."""
     keys = [*PAIR_KEYS, "proxy_seed"]
 
     def answers(label: str, column: str) -> pd.DataFrame:
@@ -296,11 +296,10 @@ def replicate_verdicts(
             continue
         per_replicate = []
         for replicate, part in pairs.groupby("replicate", sort=True):
-            settings = part.groupby(list(SETTING_KEYS), sort=True, dropna=False)[["a", "b", "diff"]].mean().reset_index()
-            d = settings["diff"].to_numpy()
+            settings = setting_means(part)
             lo, hi = cluster_bootstrap_ci(settings, "diff", n_boot=n_boot, seed=seed, level=level)
-            per_replicate.append({"replicate": int(replicate), "n": len(settings), "mean_diff": float(d.mean()),
-                                  "lo": lo, "hi": hi})  # fmt: skip
+            per_replicate.append({"replicate": int(replicate), "n": len(settings),
+                                  "mean_diff": float(settings["diff"].mean()), "lo": lo, "hi": hi})  # fmt: skip
         diffs = np.array([r["mean_diff"] for r in per_replicate])
         rows.append({
             "at": at, "metric": metric, "method_a": a, "method_b": b, "unit": SETTING_UNIT,

@@ -30,5 +30,5 @@ from hwevrsnas.workflow.layout import *  # noqa: F403 (the paths and wildcards t
 from hwevrsnas.workflow.evidence import *  # noqa: F403 (the pages of docs/ that rules/evidence.smk writes)
 from hwevrsnas.errors import UserError
 from hwevrsnas.plugins import use_plugins
-from hwevrsnas.workflow.leaf_pool import LeafFailed, run_check_leaf, run_leaf, run_search_leaf
+from hwevrsnas.workflow.leaf_pool import LeafFailed, run_check_leaf, run_search_leaf
 from hwevrsnas.workflow.steps import pins_digest, script_logging
