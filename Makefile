@@ -14,7 +14,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 SNAKEFLAGS ?=
 
-.PHONY: install run dryrun report evidence test test-fast test-slurm fetch tables bench clean
+.PHONY: install run dryrun report evidence kernels test test-fast test-slurm fetch tables bench clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,17 @@ report: install
 # that read committed exports (docs/scores) where recomputing needs hours or a GPU, then the docs' generated regions.
 evidence: install
 	$(BIN)/snakemake --cores $(CORES) --configfile=config/presets/evidence.yaml evidence $(SNAKEFLAGS)
+
+# This machine's kernel sensitivity, one record per preset and proxy in docs/kernels/ (make evidence tabulates every
+# record): random classes scored with the default kernels, then with the next lower vector ISA forced. The float64
+# and float32 `quick` presets take minutes, `paper` (20 classes) about an hour on 2 cores.
+KERNEL_ZEROCOST ?= synflow naswot grad_norm snip meco zico az_expressivity az_progressivity az_trainability params flops
+kernels: tables
+	for preset in quick quick-float32; do \
+	  $(BIN)/hwevrsnas evidence kernels --preset $$preset --n 16 --out-dir docs/kernels --proxy rsnas \
+	    $(foreach zc,$(KERNEL_ZEROCOST),--proxy zc:$(zc)) || exit 1; \
+	done
+	$(BIN)/hwevrsnas evidence kernels --preset paper --n 20 --out-dir docs/kernels
 
 test: install
 	$(BIN)/python -m pytest

@@ -19,27 +19,27 @@ min_version("8.7")  # the update() flag of rule aggregate
 configfile: "config/config.yaml"
 
 
-from hwevrsnas import workflow as W
+from hwevrsnas import workflow as pipeline
 
 # `--config seeds=[0,1]` gives strings; the schema wants integers.
-W.from_command_line(config)
+pipeline.from_command_line(config)
 # Schema: types, ranges, defaults, and unknown keys (a misspelt key fails here, naming it, the nearest valid keys
 # and its file, instead of Snakemake's printout of the whole schema and config).
 try:
     validate(config, "config/schema.yaml")
 except WorkflowError as err:
-    message = W.unknown_key_message(err, workflow.configfiles)
+    message = pipeline.unknown_key_message(err, workflow.configfiles)
     if message is None:
         raise
     raise WorkflowError(message) from None
-W.locate_served_table(config, workflow.basedir)
+pipeline.locate_served_table(config, workflow.basedir)
 
 # What the schema cannot express: devices of a space and metric, methods, presets, GA knobs, and
 # (when the tables exist) every threshold against its cost column. Plugins first: they add names.
 try:
-    W.use_plugins(config["plugins"])
-    W.check_config(config)
-except W.UserError as err:
+    pipeline.use_plugins(config["plugins"])
+    pipeline.check_config(config)
+except pipeline.UserError as err:
     raise WorkflowError(str(err))
 
 
@@ -71,8 +71,8 @@ rule all:
     """Every aggregate table and plot, plus the resolved thresholds and the summary of every slice."""
     default_target: True
     input:
-        W.aggregate_tables(config),
-        W.aggregate_plots(config),
-        W.threshold_targets(config),
-        W.slice_targets(config),
-        W.full_fidelity_targets(config),
+        pipeline.aggregate_tables(config),
+        pipeline.aggregate_plots(config),
+        pipeline.threshold_targets(config),
+        pipeline.slice_targets(config),
+        pipeline.full_fidelity_targets(config),

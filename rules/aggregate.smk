@@ -4,24 +4,24 @@
 rule aggregate:
     """Tables main/devices/cost/comparisons (+ fidelity) and the per-device, history (+ fidelity) plots."""
     input:
-        runs=W.run_targets(config),
-        checks=W.check_targets(config),
-        tables=sorted({W.TABLE_FILES[leaf.space] for leaf in W.expand_grid(config)}),
-        study=W.study_outputs() if W.study_enabled(config) else [],
+        runs=pipeline.run_targets(config),
+        checks=pipeline.check_targets(config),
+        tables=sorted({pipeline.TABLE_FILES[leaf.space] for leaf in pipeline.expand_grid(config)}),
+        study=pipeline.study_outputs() if pipeline.study_enabled(config) else [],
     # update(): Snakemake deletes a job's outputs before running it, so a forced aggregate that fails (a damaged
     # run file) would leave no tables at all; update() keeps them, backs them up and restores them on failure, and
     # the step replaces each file atomically only once every run file has been read.
     output:
         tables=[
             update(report(path, caption="../report/tables.rst", category="Tables"))
-            for path in W.aggregate_tables(config)
+            for path in pipeline.aggregate_tables(config)
         ],
         plots=[
             update(report(path, caption="../report/plots.rst", category="Plots"))
-            for path in W.aggregate_plots(config)
+            for path in pipeline.aggregate_plots(config)
         ],
     params:
-        energy=W.energy_settings(config),
+        energy=pipeline.energy_settings(config),
         budgets=config["search"]["budgets"] or [],
     conda:
         CONDA_ENV

@@ -1,5 +1,6 @@
 # Shared by every rule file: wildcard constraints and the prefix of shell commands.
-# The grid itself (which leaves, which paths, which arguments) is hwevrsnas.workflow (imported as W).
+# The grid itself (which leaves, which paths, which arguments) is hwevrsnas.workflow (imported as `pipeline`).
+import glob
 import os
 import shlex
 import sys
@@ -18,4 +19,4 @@ CONDA_ENV = "../environment.yaml"
 # Keep paths unambiguous: device names hold underscores (titan_rtx_32), methods hold dashes
 # (rea-valid12), datasets hold neither underscores nor slashes (ImageNet16-120).
 wildcard_constraints:
-    **W.WILDCARD_CONSTRAINTS,
+    **pipeline.WILDCARD_CONSTRAINTS,

@@ -8,31 +8,31 @@ rule evaluate:
     as the search leaves do (rules/search.smk).
     """
     input:
-        run=W.RUN,
-        timing=W.TIMING,
-        table=lambda wc: W.TABLE_FILES[wc.space],
+        run=pipeline.RUN,
+        timing=pipeline.TIMING,
+        table=lambda wc: pipeline.TABLE_FILES[wc.space],
     output:
-        W.CHECK,
+        pipeline.CHECK,
     params:
-        args=lambda wc: W.check_args(config, wc),
+        args=lambda wc: pipeline.check_args(config, wc),
     log:
-        W.CHECK_LOG,
+        pipeline.CHECK_LOG,
     run:
-        W.run_check_leaf(workflow, input.run, params.args, output[0], log[0])
+        pipeline.run_check_leaf(workflow, input.run, params.args, output[0], log[0])
 
 
 rule slice:
     """One TSV line per run of a slice: `snakemake results/slices/<slice>.tsv` runs that device's searches only."""
     input:
-        checks=lambda wc: W.slice_checks(config, wc),
-        thresholds=W.THRESHOLDS,
+        checks=lambda wc: pipeline.slice_checks(config, wc),
+        thresholds=pipeline.THRESHOLDS,
     output:
-        W.SLICE_SUMMARY,
+        pipeline.SLICE_SUMMARY,
     params:
-        labels=lambda wc: list(W.slice_of(config, wc).thresholds),
+        labels=lambda wc: list(pipeline.slice_of(config, wc).thresholds),
     conda:
         CONDA_ENV
     log:
-        W.SLICE_LOG,
+        pipeline.SLICE_LOG,
     script:
         "../workflow_scripts/slice_summary.py"

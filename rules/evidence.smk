@@ -6,11 +6,11 @@
 rule evidence_table:
     """One aggregate table of the grid, as docs/SEARCH.md embeds it."""
     input:
-        f"{W.AGGREGATE_DIR}/{{name}}.md",
+        f"{pipeline.AGGREGATE_DIR}/{{name}}.md",
     output:
-        f"{W.EVIDENCE_DIR}/{{name}}.md",
+        f"{pipeline.EVIDENCE_DIR}/{{name}}.md",
     wildcard_constraints:
-        name="|".join(W.EVIDENCE_TABLES),
+        name="|".join(pipeline.EVIDENCE_TABLES),
     conda:
         CONDA_ENV
     log:
@@ -22,13 +22,13 @@ rule evidence_table:
 rule evidence_fidelity_full:
     """The full-space fidelity of the grid's first proxy seed's score table, beside the published zero-cost export."""
     input:
-        scores=lambda wc: W.score_table(config, W.evidence_proxy_seed(config)),
-        zerocost=W.PUBLISHED["zerocost"],
-        table=W.TABLE_FILES["nb201"],
+        scores=lambda wc: pipeline.score_table(config, pipeline.evidence_proxy_seed(config)),
+        zerocost=pipeline.PUBLISHED["zerocost"],
+        table=pipeline.TABLE_FILES["nb201"],
     output:
-        [f"{W.EVIDENCE_FIDELITY_DIR}/{name}" for name in W.FULL_FIDELITY_FILES],
+        [f"{pipeline.EVIDENCE_FIDELITY_DIR}/{name}" for name in pipeline.FULL_FIDELITY_FILES],
     params:
-        platform=W.ZEROCOST_PLATFORM,
+        platform=pipeline.ZEROCOST_PLATFORM,
         tables=lambda wc, input: os.path.dirname(input.table),
         out=lambda wc, output: os.path.dirname(output[0]),
     conda:
@@ -36,22 +36,22 @@ rule evidence_fidelity_full:
     log:
         "logs/evidence/fidelity_full.log",
     shell:
-        "hwevrsnas fidelity --scores {input.scores:q} {input.zerocost:q} --platform-of-csv {params.platform:q} "
+        "hwevrsnas fidelity full --scores {input.scores:q} {input.zerocost:q} --platform-of-csv {params.platform:q} "
         "--tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule evidence_ensemble:
     """hw-evrsnas-ens's selection on the published exports it was chosen on (fails if the registered weights differ)."""
     input:
-        quick=W.PUBLISHED["quick"],
-        zerocost=W.PUBLISHED["zerocost"],
-        table=W.TABLE_FILES["nb201"],
+        quick=pipeline.PUBLISHED["quick"],
+        zerocost=pipeline.PUBLISHED["zerocost"],
+        table=pipeline.TABLE_FILES["nb201"],
     output:
-        pages=[f"{W.ENSEMBLE_DIR}/{name}" for name in W.ENSEMBLE_FILES],
-        scores=W.PUBLISHED["ensemble"],
+        pages=[f"{pipeline.ENSEMBLE_DIR}/{name}" for name in pipeline.ENSEMBLE_FILES],
+        scores=pipeline.PUBLISHED["ensemble"],
     params:
         tables=lambda wc, input: os.path.dirname(input.table),
-        preset=W.PUBLISHED_PRESET,
+        preset=pipeline.PUBLISHED_PRESET,
         out=lambda wc, output: os.path.dirname(output.pages[0]),
     conda:
         CONDA_ENV
@@ -65,13 +65,13 @@ rule evidence_ensemble:
 rule evidence_az_nas:
     """hw-evrsnas-ens against AZ-NAS, whose members are the published export's."""
     input:
-        extra=W.PUBLISHED["extra"],
-        ensemble=W.PUBLISHED["ensemble"],
-        table=W.TABLE_FILES["nb201"],
+        extra=pipeline.PUBLISHED["extra"],
+        ensemble=pipeline.PUBLISHED["ensemble"],
+        table=pipeline.TABLE_FILES["nb201"],
     output:
-        W.AZ_NAS_PAGE,
+        pipeline.AZ_NAS_PAGE,
     params:
-        platform=W.EXTRA_PLATFORM,
+        platform=pipeline.EXTRA_PLATFORM,
     conda:
         CONDA_ENV
     log:
@@ -84,13 +84,13 @@ rule evidence_az_nas:
 rule evidence_oracle_gap:
     """Each method's regret beside its proxy's proxy-oracle regret, over the grid's runs (each on its own draw's table)."""
     input:
-        runs=W.run_targets(config),
-        scores=lambda wc: W.replicate_tables(config),
-        table=W.TABLE_FILES["nb201"],
+        runs=pipeline.run_targets(config),
+        scores=lambda wc: pipeline.replicate_tables(config),
+        table=pipeline.TABLE_FILES["nb201"],
     output:
-        W.ORACLE_GAP,
+        pipeline.ORACLE_GAP,
     params:
-        runs=lambda wc: W.RUNS_DIR,  # the runs' common folder (the inputs name every run file)
+        runs=lambda wc: pipeline.RUNS_DIR,  # the runs' common folder (the inputs name every run file)
         tables=lambda wc, input: os.path.dirname(input.table),
     conda:
         CONDA_ENV
@@ -101,39 +101,131 @@ rule evidence_oracle_gap:
         "--out {output:q} > {log:q} 2>&1"
 
 
+rule evidence_default_job:
+    """The default job (`make run`) in a folder of its own, sharing resources/; README.md embeds its devices table."""
+    input:
+        stamp=pipeline.SOURCES_STAMP,
+        table=pipeline.TABLE_FILES["nb201"],
+        scores=lambda wc: pipeline.score_table(config, pipeline.evidence_proxy_seed(config)),
+    output:
+        pipeline.DEFAULT_JOB_PAGE,
+    params:
+        directory=pipeline.DEFAULT_JOB_DIR,
+        snakefile=workflow.main_snakefile,
+        configfile=os.path.join(workflow.basedir, pipeline.DEFAULT_JOB_CONFIG),
+        resources=lambda wc, input: os.path.abspath(os.path.dirname(os.path.dirname(input.table))),
+        table=f"{pipeline.AGGREGATE_DIR}/devices.md",
+    threads: workflow.cores
+    conda:
+        CONDA_ENV
+    log:
+        "logs/evidence/default_job.log",
+    shell:
+        "mkdir -p {params.directory:q} && ln -sfn {params.resources:q} {params.directory:q}/resources && "
+        "snakemake --snakefile {params.snakefile:q} --directory {params.directory:q} --configfile {params.configfile:q} "
+        "--cores {threads} {params.table:q} > {log:q} 2>&1 && cp {params.directory:q}/{params.table:q} {output:q}"
+
+
+rule evidence_reproduction:
+    """The published replicate tables recomputed here under both kernel sets, and the recorded kernel comparisons."""
+    input:
+        scores=lambda wc: pipeline.replicate_tables(config),
+        records=sorted(glob.glob(f"{pipeline.KERNEL_RECORDS_DIR}/*.json")),
+        stamp=pipeline.SOURCES_STAMP,
+        table=pipeline.TABLE_FILES["nb201"],
+    output:
+        pipeline.REPRODUCTION_PAGE,
+    params:
+        sources=lambda wc, input: os.path.dirname(input.stamp),
+        tables=lambda wc, input: os.path.dirname(input.table),
+        records=lambda wc, input: " ".join(shlex.quote(path) for path in input.records),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/evidence/reproduction.log",
+    shell:
+        "hwevrsnas evidence reproduction --scores {input.scores:q} --sample 3 --records {params.records} "
+        "--sources {params.sources:q} --tables {params.tables:q} --out {output:q} > {log:q} 2>&1"
+
+
 rule evidence_paper_sample:
     """The `paper` preset's sample from its published export (scoring it took about 3 hours on 2 cores)."""
     input:
-        sample=W.PUBLISHED["paper_sample"],
-        quick=W.PUBLISHED["quick"],
-        zerocost=W.PUBLISHED["zerocost"],
-        extra=W.PUBLISHED["extra"],
-        table=W.TABLE_FILES["nb201"],
+        sample=pipeline.PUBLISHED["paper_sample"],
+        quick=pipeline.PUBLISHED["quick"],
+        zerocost=pipeline.PUBLISHED["zerocost"],
+        extra=pipeline.PUBLISHED["extra"],
+        table=pipeline.TABLE_FILES["nb201"],
     output:
-        [f"{W.PAPER_SAMPLE_DIR}/{name}" for name in W.PAPER_SAMPLE_FILES],
+        [f"{pipeline.PAPER_SAMPLE_DIR}/{name}" for name in pipeline.PAPER_SAMPLE_FILES],
     params:
         tables=lambda wc, input: os.path.dirname(input.table),
-        n=W.PAPER_SAMPLE_SIZE,
-        seed=W.PAPER_SAMPLE_SEED,
-        platform=W.PAPER_SAMPLE_PLATFORM,
+        n=pipeline.PAPER_SAMPLE_SIZE,
+        seed=pipeline.PAPER_SAMPLE_SEED,
+        platform=pipeline.PAPER_SAMPLE_PLATFORM,
         out=lambda wc, output: os.path.dirname(output[0]),
     conda:
         CONDA_ENV
     log:
         "logs/evidence/paper_sample.log",
     shell:
-        "hwevrsnas evidence paper-sample --n {params.n} --seed {params.seed} --published {input.sample:q} "
+        "hwevrsnas fidelity paper-sample --n {params.n} --seed {params.seed} --published {input.sample:q} "
         "--platform {params.platform:q} --quick {input.quick:q} --zerocost {input.zerocost:q} --extra {input.extra:q} "
         "--tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+rule evidence_paper_preset:
+    """hw-evrsnas at the `paper` preset beside `quick` on one device's thresholds, from the committed search results."""
+    input:
+        runs=sorted(glob.glob(f"{pipeline.PAPER_PRESET_RUNS}/**/*.json", recursive=True)),
+        scores=lambda wc: pipeline.score_table(config, 0),
+        table=pipeline.TABLE_FILES["nb201"],
+    output:
+        pipeline.PAPER_PRESET_PAGE,
+    params:
+        runs=pipeline.PAPER_PRESET_RUNS,
+        device=pipeline.PAPER_PRESET_SETTING["device"],
+        metric=pipeline.PAPER_PRESET_SETTING["metric"],
+        seed=pipeline.PAPER_PRESET_SETTING["seed"],
+        quantiles=" ".join(map(str, pipeline.PAPER_PRESET_SETTING["quantiles"])),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/evidence/paper_preset.log",
+    shell:
+        "hwevrsnas evidence paper-preset-searches --device {params.device} --metric {params.metric} --seed {params.seed} "
+        "--quantiles {params.quantiles} --threads 1 --runs {params.runs:q} --scores {input.scores:q} --out {output:q} "
+        "> {log:q} 2>&1"
+
+
+rule evidence_sample_study:
+    """One committed score file of the earlier sample study, summarised (scoring it again needs a GPU)."""
+    input:
+        scores=lambda wc: f"{pipeline.SAMPLE_STUDY_DIR}/{pipeline.SAMPLE_STUDY_FILES[wc.name][0]}",
+        seconds=lambda wc: f"{pipeline.SAMPLE_STUDY_DIR}/{pipeline.SAMPLE_STUDY_FILES[wc.name][1]}",
+    output:
+        f"{pipeline.SAMPLE_STUDY_SUMMARIES}/{{name}}/summary.md",
+        f"{pipeline.SAMPLE_STUDY_SUMMARIES}/{{name}}/summary.csv",
+    wildcard_constraints:
+        name="|".join(pipeline.SAMPLE_STUDY_FILES),
+    params:
+        out=lambda wc, output: os.path.dirname(output[0]),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/evidence/sample_study-{name}.log",
+    shell:
+        "hwevrsnas fidelity sample summarise --scores {input.scores:q} --seconds {input.seconds:q} --out {params.out:q} "
+        "> {log:q} 2>&1"
 
 
 rule evidence_replicates:
     """The proxy's fidelity over its replicates: per draw, across draws, between draws, and of their mean."""
     input:
-        scores=lambda wc: W.replicate_tables(config),
-        table=W.TABLE_FILES["nb201"],
+        scores=lambda wc: pipeline.replicate_tables(config),
+        table=pipeline.TABLE_FILES["nb201"],
     output:
-        [f"{W.REPLICATES_DIR}/{name}" for name in W.REPLICATES_FILES],
+        [f"{pipeline.REPLICATES_DIR}/{name}" for name in pipeline.REPLICATES_FILES],
     params:
         tables=lambda wc, input: os.path.dirname(input.table),
         out=lambda wc, output: os.path.dirname(output[0]),
@@ -142,20 +234,20 @@ rule evidence_replicates:
     log:
         "logs/evidence/replicates.log",
     shell:
-        "hwevrsnas fidelity --replicates --scores {input.scores:q} --tables {params.tables:q} --out {params.out:q} "
+        "hwevrsnas fidelity replicates --scores {input.scores:q} --tables {params.tables:q} --out {params.out:q} "
         "> {log:q} 2>&1"
 
 
 rule evidence_anytime:
     """The anytime figure, drawn from the table docs/SEARCH.md embeds, with each proxy's proxy-oracle floor."""
     input:
-        table=W.ANYTIME_PAGE,
-        oracle_gap=W.ORACLE_GAP,
+        table=pipeline.ANYTIME_PAGE,
+        oracle_gap=pipeline.ORACLE_GAP,
     output:
-        f"{W.ANYTIME_FIGURE}.png",
-        f"{W.ANYTIME_FIGURE}.pdf",
-        f"{W.ANYTIME_FIGURE}-column.png",
-        f"{W.ANYTIME_FIGURE}-column.pdf",
+        f"{pipeline.ANYTIME_FIGURE}.png",
+        f"{pipeline.ANYTIME_FIGURE}.pdf",
+        f"{pipeline.ANYTIME_FIGURE}-column.png",
+        f"{pipeline.ANYTIME_FIGURE}-column.pdf",
     params:
         out=lambda wc, output: os.path.splitext(output[0])[0],
     conda:
@@ -170,7 +262,7 @@ rule evidence_anytime:
 rule evidence:
     """Every page above, then the generated regions of README.md and docs/*.md (no output: it always embeds)."""
     input:
-        W.evidence_targets(),
+        pipeline.evidence_targets(),
     conda:
         CONDA_ENV
     log:

@@ -8,13 +8,13 @@
 rule proxy_batch:
     """Select a proxy seed's batch of the preset (512 augmented CIFAR-10 images -> the 32 the reference fits best)."""
     input:
-        W.SOURCES_STAMP,
+        pipeline.SOURCES_STAMP,
     output:
-        W.BATCH,
+        pipeline.BATCH,
     params:
         sources=lambda wc, input: os.path.dirname(input[0]),
         preset=config["proxy"]["preset"],
-        seed=lambda wc: W.batch_seed(config, wc),
+        seed=lambda wc: pipeline.batch_seed(config, wc),
     conda:
         CONDA_ENV
     log:
@@ -28,10 +28,10 @@ rule proxy_batch:
 rule fidelity_study:
     """Rank correlation of proxy variants with NB201 CIFAR-10 accuracy on a stratified sample (optional)."""
     input:
-        sources=W.SOURCES_STAMP,
-        table=W.TABLE_FILES["nb201"],
+        sources=pipeline.SOURCES_STAMP,
+        table=pipeline.TABLE_FILES["nb201"],
     output:
-        W.study_outputs(),
+        pipeline.study_outputs(),
     params:
         study=config["fidelity_study"],
         accelerator=config["proxy"]["accelerator"],

@@ -8,13 +8,13 @@
 rule score_shard:
     """Score one shard of the classes (hwevrsnas scores build --shard I/N)."""
     input:
-        sources=W.SOURCES_STAMP,
-        table=W.TABLE_FILES["nb201"],
-        batch=lambda wc: W.batch_file(config, int(wc.proxy_seed)),
+        sources=pipeline.SOURCES_STAMP,
+        table=pipeline.TABLE_FILES["nb201"],
+        batch=lambda wc: pipeline.batch_file(config, int(wc.proxy_seed)),
     output:
-        W.SCORE_SHARD,
+        pipeline.SCORE_SHARD,
     params:
-        args=lambda wc: shlex.join(W.score_build_args(config, int(wc.proxy_seed), int(wc.shard), int(wc.shards))),
+        args=lambda wc: shlex.join(pipeline.score_build_args(config, int(wc.proxy_seed), int(wc.shard), int(wc.shards))),
     threads: config["threads"]["scores"]
     conda:
         CONDA_ENV
@@ -29,9 +29,9 @@ rule score_shard:
 rule scores:
     """Merge the shards into the table (refused if they overlap, miss classes or mix identities)."""
     input:
-        lambda wc: W.score_shards(config, int(wc.proxy_seed)),
+        lambda wc: pipeline.score_shards(config, int(wc.proxy_seed)),
     output:
-        W.SCORE_TABLE,
+        pipeline.SCORE_TABLE,
     conda:
         CONDA_ENV
     log:
@@ -43,10 +43,10 @@ rule scores:
 rule fidelity_full:
     """Every proxy of the score table over all NB201 classes: rank correlations, precision, proxy-oracle regret."""
     input:
-        scores=lambda wildcards: W.score_table(config, int(wildcards.proxy_seed)),
-        table=W.TABLE_FILES["nb201"],
+        scores=lambda wildcards: pipeline.score_table(config, int(wildcards.proxy_seed)),
+        table=pipeline.TABLE_FILES["nb201"],
     output:
-        [f"{W.FULL_FIDELITY_DIR}/{name}" for name in W.FULL_FIDELITY_FILES],
+        [f"{pipeline.FULL_FIDELITY_DIR}/{name}" for name in pipeline.FULL_FIDELITY_FILES],
     params:
         tables=lambda wildcards, input: os.path.dirname(input.table),
         out=lambda wildcards, output: os.path.dirname(output[0]),
@@ -55,4 +55,4 @@ rule fidelity_full:
     log:
         "logs/fidelity_full/{preset}-p{proxy_seed}.log",
     shell:
-        "hwevrsnas fidelity --scores {input.scores:q} --tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"
+        "hwevrsnas fidelity full --scores {input.scores:q} --tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"

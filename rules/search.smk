@@ -19,16 +19,16 @@ rule search:
     the whole workflow process).
     """
     input:
-        unpack(lambda wc: W.search_inputs(config, wc)),
-        thresholds=ancient(W.THRESHOLDS),
+        unpack(lambda wc: pipeline.search_inputs(config, wc)),
+        thresholds=ancient(pipeline.THRESHOLDS),
     output:
-        run=W.RUN,
-        timing=W.TIMING,
+        run=pipeline.RUN,
+        timing=pipeline.TIMING,
     params:
-        args=lambda wc: W.search_command_args(config, wc),
-        preset_digest=lambda wc: W.preset_identity(config, wc),
+        args=lambda wc: pipeline.search_command_args(config, wc),
+        preset_digest=lambda wc: pipeline.preset_identity(config, wc),
     threads: config["threads"]["search"]
     log:
-        W.SEARCH_LOG,
+        pipeline.SEARCH_LOG,
     run:
-        W.run_search_leaf(workflow, params.args, threads, output.run, log[0])
+        pipeline.run_search_leaf(workflow, params.args, threads, output.run, log[0])

@@ -8,10 +8,10 @@ rule fetch:
     come from does not change them). A new pin list (the package's sources.tsv) reruns the fetch.
     """
     output:
-        stamp=W.SOURCES_STAMP,
+        stamp=pipeline.SOURCES_STAMP,
     params:
         dest=lambda wc, output: os.path.dirname(output.stamp),
-        pins=W.pins_digest(),
+        pins=pipeline.pins_digest(),
     conda:
         CONDA_ENV
     log:

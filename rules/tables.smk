@@ -4,10 +4,10 @@
 rule tables:
     """Build nb201.h5 (all 15,625 architectures, accuracies, costs) and fbnet.h5 (additive latency tables)."""
     input:
-        W.SOURCES_STAMP,
+        pipeline.SOURCES_STAMP,
     output:
-        nb201=W.TABLE_FILES["nb201"],
-        fbnet=W.TABLE_FILES["fbnet"],
+        nb201=pipeline.TABLE_FILES["nb201"],
+        fbnet=pipeline.TABLE_FILES["fbnet"],
     params:
         sources=lambda wc, input: os.path.dirname(input[0]),
         out=lambda wc, output: os.path.dirname(output.nb201),
@@ -28,16 +28,16 @@ rule thresholds:
     Target it alone to see a device's thresholds: results/thresholds/nb201_cifar10_fpga_latency.json.
     """
     input:
-        table=lambda wc: W.TABLE_FILES[wc.space],
+        table=lambda wc: pipeline.TABLE_FILES[wc.space],
     output:
-        W.THRESHOLDS,
+        pipeline.THRESHOLDS,
     params:
-        labels=lambda wc: list(W.slice_of(config, wc).thresholds),
-        cost_dataset=lambda wc: W.slice_of(config, wc).cost_dataset,
+        labels=lambda wc: list(pipeline.slice_of(config, wc).thresholds),
+        cost_dataset=lambda wc: pipeline.slice_of(config, wc).cost_dataset,
         tables=lambda wc, input: os.path.dirname(input.table),
     conda:
         CONDA_ENV
     log:
-        W.THRESHOLDS_LOG,
+        pipeline.THRESHOLDS_LOG,
     script:
         "../workflow_scripts/thresholds.py"

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
-from hwevrsnas.proxy import study
+from hwevrsnas.analysis.fidelity import sample as study
 from hwevrsnas.proxy.batch import ProxyBatch, load_or_build_batch, reference_checkpoint
 from hwevrsnas.proxy.determinism import pinned_threads
 from hwevrsnas.proxy.engine import train_and_score_many

@@ -23,7 +23,7 @@ from hwevrsnas.analysis.collect import collect, find_run_files
 from hwevrsnas.analysis.report import aggregate
 from hwevrsnas.cli import aggregate as aggregate_cli
 from hwevrsnas.analysis.statistics import bootstrap_ci, paired_comparisons, wilcoxon_p
-from hwevrsnas.analysis.tables import PUBLISHED_SECONDS, cost_table, device_table, main_table, markdown, write_table
+from hwevrsnas.analysis.result_tables import PUBLISHED_SECONDS, cost_table, device_table, main_table, markdown, write_table
 from hwevrsnas.search.record import load_result, timing_path
 
 DEVICES = ("fpga", "eyeriss")
@@ -290,7 +290,7 @@ def test_aggregate_writes_every_file_and_is_reproducible(
 
 def test_budgets_expand_runs_and_the_anytime_table_counts_them(run_files: list[Path]) -> None:
     from hwevrsnas.analysis.collect import at_budgets, collect_records
-    from hwevrsnas.analysis.tables import anytime_table, reach_table
+    from hwevrsnas.analysis.result_tables import anytime_table, reach_table
 
     df, records = collect_records(run_files)
     rows = at_budgets(df, records, [5, 20, 60])
@@ -509,7 +509,7 @@ def test_cost_and_device_tables_count_a_multi_run_once(mixed_files: list[Path], 
 
 
 def test_nine_constraints_totals_are_the_sums_of_the_runs(mixed_files: list[Path], mixed_df: pd.DataFrame) -> None:
-    from hwevrsnas.analysis.tables import CROSS_HARDWARE, nine_constraints_table
+    from hwevrsnas.analysis.result_tables import CROSS_HARDWARE, nine_constraints_table
 
     table = nine_constraints_table(mixed_df).set_index("method")
     records = [load_result(p) for p in mixed_files]
@@ -546,7 +546,7 @@ def test_nine_constraints_totals_are_the_sums_of_the_runs(mixed_files: list[Path
 
 
 def test_fronts_table_summarises_the_multi_runs(mixed_files: list[Path], mixed_df: pd.DataFrame) -> None:
-    from hwevrsnas.analysis.tables import fronts_table
+    from hwevrsnas.analysis.result_tables import fronts_table
 
     table = fronts_table(mixed_df, n_boot=500).set_index("method")
     assert list(table.index) == ["mo-hdnas:fake", "mo-random:fake"]
@@ -697,7 +697,7 @@ def test_the_anytime_figure_draws_each_proxys_perfect_search_once_per_panel(tmp_
     """replot_anytime reads the oracle-gap page and draws, per panel, one dotted level per proxy that a method with a
     trajectory searches on: the answer-weighted mean of its proxy-oracle regret over the datasets."""
     from hwevrsnas.analysis import plots
-    from hwevrsnas.analysis.tables import markdown
+    from hwevrsnas.analysis.result_tables import markdown
 
     methods = ["hw-evrsnas:quick", "random:quick", "zc-params:quick", "oracle"]
     anytime = pd.DataFrame([{"method": m, "budget": b, "n": 9, "regret_penalised_mean": 1.0, "regret_penalised_lo": 0.5,

@@ -205,7 +205,7 @@ def test_the_published_ensemble_scores_follow_from_the_published_member_scores()
 
 
 def test_the_selection_on_the_published_scores_chooses_the_registered_weights(nb201_h5):
-    from hwevrsnas.analysis.fidelity import class_frame
+    from hwevrsnas.analysis.fidelity.full import class_frame
     from hwevrsnas.tables.store import NB201Table
 
     values = published_member_values()

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from fakes import FakeEvaluator
-from hwevrsnas import workflow as W
+from hwevrsnas import workflow as pipeline
 from hwevrsnas.cli import main as cli_main
 from hwevrsnas.errors import MissingFile
 from hwevrsnas.workflow import steps
@@ -187,13 +187,13 @@ def test_a_misspelt_config_mirror_is_named(tmp_path, monkeypatch, no_download, c
 # ---- 4: a device without costs for the dataset ---------------------------------------------------------------------
 def test_a_device_without_costs_for_the_dataset_is_rejected(nb201) -> None:
     config = {"grid": [{"dataset": "cifar100", "devices": ["fpga"], "thresholds": {"quantiles": [0.5]}}]}
-    with pytest.raises(W.ConfigError) as err:
-        W.check_config(with_defaults(config))
+    with pytest.raises(pipeline.ConfigError) as err:
+        pipeline.check_config(with_defaults(config))
     message = "device 'fpga' has no latency costs for 'cifar100'; they exist for cifar10 (set `dataset` or"
     assert f"config key grid[0].devices[0]: {message} `cost_dataset` of grid[0])" in str(err.value)
     # The datasets named are those of the table's cost columns.
     assert [ds for ds in nb201.cost_datasets if "fpga_latency" in nb201.metrics(ds)] == ["cifar10"]
-    W.check_config(with_defaults({"grid": [{"dataset": "cifar100", "cost_dataset": "cifar10", "devices": ["fpga"]}]}))
+    pipeline.check_config(with_defaults({"grid": [{"dataset": "cifar100", "cost_dataset": "cifar10", "devices": ["fpga"]}]}))
 
 
 # ---- 5: a score table that matches no proxy of the search ----------------------------------------------------------
@@ -248,7 +248,7 @@ def test_an_unknown_config_key_is_named_with_the_nearest_valid_keys_and_its_file
     def message(config_file: Path, *others: Path) -> str | None:
         with pytest.raises(WorkflowError) as err:
             with_defaults(yaml.safe_load(config_file.read_text()))
-        return W.unknown_key_message(err.value, [*others, config_file])
+        return pipeline.unknown_key_message(err.value, [*others, config_file])
 
     top, nested, other = tmp_path / "top.yaml", tmp_path / "nested.yaml", tmp_path / "other.yaml"
     top.write_text("populaton: 20\n")
@@ -261,7 +261,7 @@ def test_an_unknown_config_key_is_named_with_the_nearest_valid_keys_and_its_file
     # A key in no file came from --config; with nothing close, the valid keys of its level are listed.
     with pytest.raises(WorkflowError) as err:
         with_defaults({"zzz": 1})
-    assert W.unknown_key_message(err.value, [other]) == (
+    assert pipeline.unknown_key_message(err.value, [other]) == (
         "unknown config key 'zzz' in --config; valid keys here: mirror, plugins, grid, methods, seeds, proxy, search, "
         "scores, threads, fidelity_study, energy"
     )

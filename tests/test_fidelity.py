@@ -4,15 +4,17 @@ each against an independent computation."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from hwevrsnas.analysis.fidelity import (
+from hwevrsnas.analysis.fidelity.full import (
     AZ_NAS_MEMBERS, az_nas_column, class_frame, fidelity_table, proxy_oracle_regret, summary_markdown, with_rank_means,
 )  # fmt: skip
+from hwevrsnas.cli import main
 from hwevrsnas.spaces import nb201 as nb201_space
 
 
@@ -84,7 +86,7 @@ def test_the_summary_lists_every_proxy(nb201, classes: pd.DataFrame) -> None:
 
 
 def test_oracle_gap_joins_each_method_with_its_proxy_on_the_same_settings() -> None:
-    from hwevrsnas.analysis.fidelity import oracle_gap_table
+    from hwevrsnas.analysis.fidelity.full import oracle_gap_table
 
     oracle = pd.DataFrame({
         "proxy": ["p", "p", "q"], "device": ["fpga", "fpga", "fpga"], "metric": ["latency"] * 3,
@@ -137,8 +139,8 @@ def test_az_nas_column_ranks_flops_and_its_members_over_the_non_degenerate_class
 
 
 def test_the_paper_sample_nests_and_leaves_degenerate_classes_out(classes: pd.DataFrame) -> None:
-    """`hwevrsnas evidence paper-sample` grows its sample across sessions: a larger --n keeps every class of a smaller one."""
-    from hwevrsnas.analysis.paper_sample import sample_rows
+    """`hwevrsnas fidelity paper-sample` grows its sample across sessions: a larger --n keeps every class of a smaller one."""
+    from hwevrsnas.analysis.fidelity.paper_sample import sample_rows
 
     small, large = sample_rows(classes, 40, seed=0), sample_rows(classes, 300, seed=0)
     assert (large[:40] == small).all() and len(set(large)) == 300
@@ -148,8 +150,6 @@ def test_the_paper_sample_nests_and_leaves_degenerate_classes_out(classes: pd.Da
 
 def test_the_published_paper_sample_gives_its_published_fidelity(classes: pd.DataFrame) -> None:
     """docs/FIDELITY.md's `paper`-preset row is the Kendall tau of the published scores, recomputed here."""
-    from pathlib import Path
-
     docs = Path(__file__).resolve().parents[1] / "docs"
     sample = pd.read_csv(docs / "scores" / "nb201-paper-sample.csv")
     published = pd.read_csv(docs / "fidelity_paper_sample" / "fidelity.csv").set_index(["proxy", "dataset", "subset"])
@@ -163,13 +163,9 @@ def test_the_published_paper_sample_gives_its_published_fidelity(classes: pd.Dat
 def test_the_fidelity_command_reads_a_published_export_beside_a_table(nb201_h5, classes: pd.DataFrame, tmp_path) -> None:
     """`hwevrsnas fidelity` takes an export (.csv) as it takes a table; its zero-cost rows are those of the raw values
     the export holds, here MeCo's tau recomputed directly, and the platform it names labels nothing but the input."""
-    from pathlib import Path
-
-    from hwevrsnas.cli import main
-
     export = Path(__file__).resolve().parents[1] / "docs" / "scores" / "nb201-zerocost.csv"
     out = tmp_path / "fidelity"
-    assert main(["fidelity", "--scores", str(export), "--platform-of-csv", "cpu/AVX2/torch-2.13.0+cpu",
+    assert main(["fidelity", "full", "--scores", str(export), "--platform-of-csv", "cpu/AVX2/torch-2.13.0+cpu",
                  "--tables", str(nb201_h5.parent), "--out", str(out), "--boot", "10"]) == 0  # fmt: skip
     fidelity = pd.read_csv(out / "fidelity.csv").set_index(["proxy", "dataset", "subset"])
     values = pd.read_csv(export).set_index("index").loc[classes["index"], "meco"].to_numpy()
@@ -177,3 +173,28 @@ def test_the_fidelity_command_reads_a_published_export_beside_a_table(nb201_h5, 
     tau = stats.kendalltau(values[live], classes["cifar10"].to_numpy()[live]).statistic
     assert fidelity.loc[("zc:meco", "cifar10", "all"), "kendall_tau"] == pytest.approx(tau, abs=1e-12)
     assert {"zc:synflow", "zc:naswot", "params", "flops"} <= set(fidelity.index.get_level_values("proxy"))
+
+
+def test_the_sample_study_summary_recomputes_rank_means_instead_of_combining_them_again(tmp_path: Path) -> None:
+    """A scores.csv the study wrote back holds `X+params` columns; summarising it again must give the same table, and
+    `--out` writes the summary elsewhere, leaving the study's files as they were."""
+    rng = np.random.default_rng(3)
+    accuracy = rng.normal(90, 3, 40)
+    scores = pd.DataFrame({"index": np.arange(40), "accuracy": accuracy, "params": accuracy + rng.normal(0, 2, 40),
+                           "quick:cka": accuracy + rng.normal(0, 4, 40)})  # fmt: skip
+    study = tmp_path / "study"
+    study.mkdir()
+    scores.to_csv(study / "scores.csv", index=False)
+    assert main(["fidelity", "sample", "summarise", "--study", str(study)]) == 0
+    written = pd.read_csv(study / "scores.csv")
+    assert list(written.columns) == ["index", "accuracy", "params", "quick:cka", "quick:cka+params"]
+    expected = (written["quick:cka"].rank() + written["params"].rank()) / 2
+    assert np.allclose(written["quick:cka+params"], expected)
+    first = (study / "summary.md").read_text()
+    before = {path.name: path.read_bytes() for path in study.iterdir()}
+    out = tmp_path / "summary"
+    assert main(["fidelity", "sample", "summarise", "--scores", str(study / "scores.csv"), "--out", str(out)]) == 0
+    assert {path.name: path.read_bytes() for path in study.iterdir()} == before
+    command, table = (out / "summary.md").read_text().split("\n\n", 1)
+    assert table == first and "+params+params" not in table
+    assert command == f"    hwevrsnas fidelity sample summarise --scores {study / 'scores.csv'} --seed 0 --out {out}"

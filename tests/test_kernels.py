@@ -107,6 +107,27 @@ def test_a_reproduction_fails_on_a_differing_identity_or_row_and_says_which() ->
 
 
 @pytest.mark.slow
+def test_a_kernel_comparison_records_each_proxy_and_its_relative_moves(mirror: Path, nb201_h5: Path, tmp_path: Path) -> None:
+    from hwevrsnas.reproduction import kernel_comparison, read_json, reproduction_markdown, write_json
+
+    locations = {"sources": str(mirror), "tables": str(nb201_h5.parent), "batch_dir": str(tmp_path / "proxy")}
+    float64 = kernel_comparison("tiny", ["rsnas", "zc:synflow"], n=3, seed=5, **locations)
+    assert [r.proxy for r in float64] == ["rsnas", "zc:synflow"] and all(r.sample == 3 for r in float64)
+    for result in float64:
+        assert result.passed and result.largest_difference == 0.0 == result.largest_relative_difference
+        assert result.provenance["machine"] == platform("cpu") != result.provenance["platform"]
+    [float32] = kernel_comparison("quick-float32", ["rsnas"], n=3, seed=5, **locations)
+    assert float32.identity_differs == ["batch", "platform"]
+    moves = [row["difference"] / abs(row["stored"]) for row in float32.differing_rows]
+    assert float32.largest_relative_difference == pytest.approx(max(moves, default=0.0), rel=1e-12)
+    write_json(float32, tmp_path / "record.json")
+    assert read_json(tmp_path / "record.json") == float32
+    page = reproduction_markdown([*float64, float32])
+    assert page.count("\n") == 5 and "| zc:synflow | `tiny` | float64 | lower | 3 | 0 | 0 | 0 |" in page
+    assert f"`{platform('cpu')}` |" in page and platform("cpu") not in reproduction_markdown(float64, platform=False)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("table", sorted((REPO / "docs" / "scores").glob("nb201-quick-seed*.h5")), ids=lambda p: p.stem)
 def test_a_published_float64_table_reproduces_here(table: Path, mirror: Path, nb201_h5: Path, tmp_path: Path) -> None:
     """Golden values that hold on any machine: a random sample of a published float64 table, recomputed here."""

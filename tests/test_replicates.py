@@ -1,4 +1,4 @@
-"""Fidelity over proxy replicates (hwevrsnas.analysis.replicates), against direct computations on synthetic tables."""
+"""Fidelity over proxy replicates (hwevrsnas.analysis.fidelity.replicates), against direct computations on synthetic tables."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from fakes import complete_table
-from hwevrsnas.analysis.fidelity import class_frame
-from hwevrsnas.analysis.replicates import MEAN_OF_DRAWS, replicate_fidelity, replicates_markdown
+from hwevrsnas.analysis.fidelity.full import class_frame
+from hwevrsnas.analysis.fidelity.replicates import MEAN_OF_DRAWS, replicate_fidelity, replicates_markdown
 from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.scores import ScoreTable

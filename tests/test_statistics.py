@@ -18,7 +18,7 @@ from scipy import stats
 from hwevrsnas.analysis.statistics import (
     _cluster_weights, bootstrap_ci, cluster_bootstrap_ci, comparison_notes, paired_comparisons,
 )  # fmt: skip
-from hwevrsnas.analysis.tables import anytime_table
+from hwevrsnas.analysis.result_tables import anytime_table
 
 SLICES = (("fpga", "latency"), ("eyeriss", "energy"))
 THRESHOLDS = (1.0, 2.0, 3.0)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hwevrsnas import workflow as W
+from hwevrsnas import workflow as pipeline
 from hwevrsnas.cli import search as search_cli
 from hwevrsnas.search.config import DEFAULTS
 from hwevrsnas.search.methods import get_method
@@ -101,53 +101,53 @@ def expected_jobs(config: dict) -> int:
                                                ("value", 2, "v2.0"), ("value", 1e-05, "v1e-05"),
                                                ("quantile", 0.1, "q0.1"), ("value", 3.7249612345678, "v3.7249612345678")])  # fmt: skip
 def test_threshold_label_round_trip(kind, number, label):
-    assert W.threshold_label(kind, number) == label
-    assert W.parse_threshold_label(label) == (kind, float(number))
-    assert re.fullmatch(W.WILDCARD_CONSTRAINTS["threshold"], label)
+    assert pipeline.threshold_label(kind, number) == label
+    assert pipeline.parse_threshold_label(label) == (kind, float(number))
+    assert re.fullmatch(pipeline.WILDCARD_CONSTRAINTS["threshold"], label)
     flag = "--quantile" if kind == "quantile" else "--threshold"
-    assert W.threshold_cli_args(label) == [flag, repr(float(number))]
+    assert pipeline.threshold_cli_args(label) == [flag, repr(float(number))]
 
 
 @pytest.mark.parametrize("label", ["x0.5", "q", "qabc", "0.5", "q-1"])
 def test_bad_threshold_labels(label):
     with pytest.raises(ValueError, match="threshold label"):
-        W.parse_threshold_label(label)
+        pipeline.parse_threshold_label(label)
 
 
 @pytest.mark.parametrize(
     "leaf",
     [
-        W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0),
-        W.Leaf("nb201", "ImageNet16-120", "titan_rtx_32", "latency", "v1e-05", "rea-valid12", 12),
-        W.Leaf("nb201", "cifar100", "pi5_torchmobile", "energy", "v2.0", "zc-synflow", 2),
-        W.Leaf("fbnet", "cifar100", "raspi4", "latency", "q0.9", "zc-params", 1),
+        pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0),
+        pipeline.Leaf("nb201", "ImageNet16-120", "titan_rtx_32", "latency", "v1e-05", "rea-valid12", 12),
+        pipeline.Leaf("nb201", "cifar100", "pi5_torchmobile", "energy", "v2.0", "zc-synflow", 2),
+        pipeline.Leaf("fbnet", "cifar100", "raspi4", "latency", "q0.9", "zc-params", 1),
     ],
 )
 def test_leaf_path_round_trip(leaf):
-    for template in (W.RUN, W.TIMING, W.CHECK, W.SEARCH_LOG, W.CHECK_LOG):
+    for template in (pipeline.RUN, pipeline.TIMING, pipeline.CHECK, pipeline.SEARCH_LOG, pipeline.CHECK_LOG):
         path = leaf.path(template)
-        assert W.Leaf.from_path(path, template) == leaf
-    assert W.Leaf.from_path(leaf.path(W.RUN)).slice_name == f"{leaf.space}_{leaf.dataset}_{leaf.device}_{leaf.metric}"
+        assert pipeline.Leaf.from_path(path, template) == leaf
+    assert pipeline.Leaf.from_path(leaf.path(pipeline.RUN)).slice_name == f"{leaf.space}_{leaf.dataset}_{leaf.device}_{leaf.metric}"
     # the timing sidecar is not a run file
     with pytest.raises(ValueError):
-        W.Leaf.from_path(leaf.path(W.TIMING), W.RUN)
+        pipeline.Leaf.from_path(leaf.path(pipeline.TIMING), pipeline.RUN)
 
 
 def test_grid_expansion_counts():
     config = load(DEFAULT_CONFIG)
-    leaves = W.expand_grid(config)
+    leaves = pipeline.expand_grid(config)
     entry = config["grid"][0]
     single = [m for m in config["methods"] if not m.startswith("mo-")]
     assert len(leaves) == len(entry["devices"]) * (3 * len(single) + 1) * len(config["seeds"]) == 48
     assert {leaf.threshold for leaf in leaves if leaf.method == "mo-hdnas"} == {"all"}
     assert len(set(leaves)) == len(leaves)
-    assert len(W.slices(config)) == 3
-    assert len(W.run_targets(config)) == len(W.check_targets(config)) == 48
+    assert len(pipeline.slices(config)) == 3
+    assert len(pipeline.run_targets(config)) == len(pipeline.check_targets(config)) == 48
     paper = load(PAPER_CONFIG)
-    assert all(len(s.thresholds) == 9 for s in W.slices(paper).values())
-    assert {leaf.seed for leaf in W.expand_grid(paper)} == {0, 1, 2}
-    assert not any(leaf.space == "fbnet" and leaf.method in ("oracle", "rea-valid12") for leaf in W.expand_grid(paper))
-    assert len(W.expand_grid(load(TEST_CONFIG))) == 3
+    assert all(len(s.thresholds) == 9 for s in pipeline.slices(paper).values())
+    assert {leaf.seed for leaf in pipeline.expand_grid(paper)} == {0, 1, 2}
+    assert not any(leaf.space == "fbnet" and leaf.method in ("oracle", "rea-valid12") for leaf in pipeline.expand_grid(paper))
+    assert len(pipeline.expand_grid(load(TEST_CONFIG))) == 3
 
 
 def test_duplicate_entries_merge_thresholds():
@@ -157,30 +157,30 @@ def test_duplicate_entries_merge_thresholds():
     extra["devices"] = ["fpga"]
     extra["thresholds"] = {"quantiles": [0.5, 0.9], "values": [3.0]}
     config["grid"].append(extra)
-    W.check_config(config)
-    fpga = W.slices(config)["nb201_cifar10_fpga_latency"]
+    pipeline.check_config(config)
+    fpga = pipeline.slices(config)["nb201_cifar10_fpga_latency"]
     assert fpga.thresholds == ("q0.25", "q0.5", "q0.75", "q0.9", "v3.0")
-    assert len(W.expand_grid(config)) == 45 + 2 * len(config["methods"])  # q0.5 is not repeated
+    assert len(pipeline.expand_grid(config)) == 45 + 2 * len(config["methods"])  # q0.5 is not repeated
 
 
 def test_search_args():
     config = load(TEST_CONFIG)
-    wildcards = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "random", 0).wildcards()
-    args = W.search_args(config, wildcards)
+    wildcards = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "random", 0).wildcards()
+    args = pipeline.search_args(config, wildcards)
     assert args[args.index("--quantile") + 1] == "0.5"
     assert args[args.index("--budget") + 1] == "6"  # search.overrides.random
     assert args[args.index("--population") + 1] == "4" and args[args.index("--preset") + 1] == "tiny"
     assert args[args.index("--seed") + 1] == args[args.index("--proxy-seed") + 1] == "0"
     assert "--mutation-p" not in args and "--tournament-size" not in args  # random search does not read them
-    ga = W.search_args(config, {**wildcards, "method": "hw-evrsnas", "threshold": "v3.5"})
+    ga = pipeline.search_args(config, {**wildcards, "method": "hw-evrsnas", "threshold": "v3.5"})
     assert "--budget" not in ga and ga[ga.index("--threshold") + 1] == "3.5"
     assert "--cost-dataset" not in ga and ga[ga.index("--tournament-size") + 1] == "5"
-    oracle = W.search_args(config, {**wildcards, "method": "oracle"})
+    oracle = pipeline.search_args(config, {**wildcards, "method": "oracle"})
     assert not {a for a in oracle if a.startswith("--")} & {knob.flag for knob in search_cli.KNOBS.values()}
     assert "--preset" not in oracle and "--batch-dir" not in oracle and "--proxy-seed" not in oracle
     config["grid"][0]["cost_dataset"] = "cifar10"
     config["grid"][0]["dataset"] = "cifar100"
-    other = W.search_args(config, {**wildcards, "dataset": "cifar100"})
+    other = pipeline.search_args(config, {**wildcards, "dataset": "cifar100"})
     assert other[other.index("--cost-dataset") + 1] == "cifar10"
     # every flag the workflow passes exists in the search CLI
     sub = argparse.ArgumentParser().add_subparsers()
@@ -188,33 +188,33 @@ def test_search_args():
     parser = sub.choices["search"]
     flags = {option for action in parser._actions for option in action.option_strings}
     assert {a for a in args + ga if a.startswith("--")} <= flags
-    assert W.search_inputs(config, wildcards).keys() == {"table", "batch", "sources"}
-    assert W.search_inputs(config, {**wildcards, "method": "oracle"}).keys() == {"table"}
+    assert pipeline.search_inputs(config, wildcards).keys() == {"table", "batch", "sources"}
+    assert pipeline.search_inputs(config, {**wildcards, "method": "oracle"}).keys() == {"table"}
 
 
 def test_ga_knobs_reach_the_search_cli():
     config = load(TEST_CONFIG)
     config["search"].update(mutation_p=0.3, crossover_p=0.7, elites=2, tournament_size=3)
-    W.check_config(config)
-    args = W.search_args(config, W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0).wildcards())
+    pipeline.check_config(config)
+    args = pipeline.search_args(config, pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0).wildcards())
     assert [args[args.index(flag) + 1] for flag in ("--mutation-p", "--crossover-p", "--elites", "--tournament-size")] == [
         "0.3", "0.7", "2", "3"
     ]
     config["search"]["elites"] = 4
-    with pytest.raises(W.ConfigError, match=r"search\.elites"):
-        W.check_config(config)
+    with pytest.raises(pipeline.ConfigError, match=r"search\.elites"):
+        pipeline.check_config(config)
 
 
 def test_integral_float_knobs_become_integers_and_fractional_ones_are_rejected():
     config = load(TEST_CONFIG)
     config["search"]["population"] = 4.0
     config["search"]["overrides"]["random"]["budget"] = 6.0
-    W.check_config(config)
-    args = W.search_args(config, W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "random", 0).wildcards())
+    pipeline.check_config(config)
+    args = pipeline.search_args(config, pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "random", 0).wildcards())
     assert args[args.index("--population") + 1] == "4" and args[args.index("--budget") + 1] == "6"
     config["search"]["population"] = 4.5
-    with pytest.raises(W.ConfigError, match=r"search\.population.*integer.*4\.5"):
-        W.check_config(config)
+    with pytest.raises(pipeline.ConfigError, match=r"search\.population.*integer.*4\.5"):
+        pipeline.check_config(config)
 
 
 def test_a_knob_reruns_only_the_leaves_that_read_it():
@@ -222,8 +222,8 @@ def test_a_knob_reruns_only_the_leaves_that_read_it():
     changed = copy.deepcopy(config)
     changed["search"]["mutation_p"] = 0.3
     for method, reruns in (("hw-evrsnas", True), ("random", False), ("rea-valid12", False), ("oracle", False)):
-        wildcards = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", method, 0).wildcards()
-        assert (W.search_args(config, wildcards) != W.search_args(changed, wildcards)) == reruns, method
+        wildcards = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", method, 0).wildcards()
+        assert (pipeline.search_args(config, wildcards) != pipeline.search_args(changed, wildcards)) == reruns, method
 
 
 def _walk(schema: dict, where: str):
@@ -244,7 +244,7 @@ def test_schema_documents_every_key():
         if sub.get("type") == "object" or "properties" in sub:
             assert sub.get("additionalProperties") is not True, key
     defaults = with_defaults({})
-    W.check_config(defaults)
+    pipeline.check_config(defaults)
     assert defaults["proxy"]["preset"] == "paper"
     assert defaults["mirror"] is None and defaults["grid"][0]["thresholds"]["quantiles"][0] == 0.1
 
@@ -285,25 +285,25 @@ def test_schema_names_the_key(change, message):
     ],
 )
 def test_check_config_names_the_key(change, message):
-    with pytest.raises(W.ConfigError, match=message):
-        W.check_config(with_defaults(change))
+    with pytest.raises(pipeline.ConfigError, match=message):
+        pipeline.check_config(with_defaults(change))
 
 
 def test_thresholds_are_checked_against_existing_tables(nb201_h5):
     config = with_defaults({"grid": [{"devices": ["fpga"], "thresholds": {"quantiles": [0.5], "values": [0.0001, 3.0]}}]})
-    errors = W.threshold_errors(config, nb201_h5.parent)
+    errors = pipeline.threshold_errors(config, nb201_h5.parent)
     assert len(errors) == 1 and "grid[0].thresholds.values[0]" in errors[0] and "below every architecture" in errors[0]
 
 
 def test_plot_and_table_names():
     config = load(PAPER_CONFIG)
-    plots = W.aggregate_plots(config)
+    plots = pipeline.aggregate_plots(config)
     assert "results/plots/device_nb201_cifar10_titan_rtx_32_latency.pdf" in plots
     assert not any("fbnet" in p for p in plots)
-    assert "results/plots/fidelity.png" in plots and "results/tables/fidelity.md" in W.aggregate_tables(config)
+    assert "results/plots/fidelity.png" in plots and "results/tables/fidelity.md" in pipeline.aggregate_tables(config)
     config["grid"] = [{**config["grid"][0], "dataset": "cifar100", "cost_dataset": "cifar10", "devices": ["fpga"]}]
-    assert "results/plots/device_nb201_cifar100_fpga_latency_cost-cifar10.png" in W.aggregate_plots(config)
-    assert W.energy_settings({"energy": {"enabled": False}}) is None
+    assert "results/plots/device_nb201_cifar100_fpga_latency_cost-cifar10.png" in pipeline.aggregate_plots(config)
+    assert pipeline.energy_settings({"energy": {"enabled": False}}) is None
 
 
 @pytest.mark.slow
@@ -339,15 +339,20 @@ def test_dry_run_of_evidence_plans_every_page_of_docs(tmp_path):
     # The pages that read committed exports find them where `make evidence` runs: the repository's docs/scores.
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "scores").symlink_to(REPO / "docs" / "scores")
+    for scores, seconds in pipeline.SAMPLE_STUDY_FILES.values():  # the sample study's inputs, not its summaries
+        for name in (scores, seconds):
+            (tmp_path / pipeline.SAMPLE_STUDY_DIR / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / pipeline.SAMPLE_STUDY_DIR / name).symlink_to(REPO / pipeline.SAMPLE_STUDY_DIR / name)
     evidence = REPO / "config" / "presets" / "evidence.yaml"
     proc = snakemake("-n", "--cores", "2", f"--configfile={evidence}", "evidence", workdir=tmp_path)
     assert proc.returncode == 0, output(proc)
     planned = dict(re.findall(r"^(evidence\w*)\s+(\d+)$", output(proc), re.M))
     assert planned == {
         "evidence": "1", "evidence_anytime": "1", "evidence_az_nas": "1", "evidence_ensemble": "1",
-        "evidence_fidelity_full": "1", "evidence_oracle_gap": "1", "evidence_paper_sample": "1", "evidence_replicates": "1", "evidence_table": "8",
+        "evidence_default_job": "1", "evidence_fidelity_full": "1", "evidence_oracle_gap": "1", "evidence_paper_preset": "1", "evidence_paper_sample": "1", "evidence_replicates": "1", "evidence_reproduction": "1", "evidence_sample_study": "4", "evidence_table": "8",
     }  # fmt: skip
     assert "docs/evidence/oracle_gap.md" in output(proc) and "docs/ensemble/az_nas.md" in output(proc)
+    assert "docs/default/devices.md" in output(proc)
 
 
 @pytest.mark.slow
@@ -445,28 +450,28 @@ def test_tiny_run_outputs(tiny_run):
 
     workdir, _, _ = tiny_run
     config = load(TEST_CONFIG)
-    leaves = W.expand_grid(config)
+    leaves = pipeline.expand_grid(config)
     for leaf in leaves:
-        record = json.loads((workdir / leaf.path(W.RUN)).read_text())
+        record = json.loads((workdir / leaf.path(pipeline.RUN)).read_text())
         assert record["setting"]["method"] == leaf.method and record["setting"]["quantile"] == 0.5
-        assert (workdir / leaf.path(W.TIMING)).is_file()
+        assert (workdir / leaf.path(pipeline.TIMING)).is_file()
         # Each leaf's log is its own (the warm worker that ran it resets logging per leaf): its search's summary line.
-        search_log = (workdir / leaf.path(W.SEARCH_LOG)).read_text()
+        search_log = (workdir / leaf.path(pipeline.SEARCH_LOG)).read_text()
         settings = re.findall(r"^INFO search Setting\(.*method='([a-z0-9-]+)'", search_log, re.M)
         assert settings == [leaf.method] and re.search(r"unique evaluations, [0-9.]+ s$", search_log, re.M), search_log
-        assert re.search(r": \d+ checks passed$", (workdir / leaf.path(W.CHECK_LOG)).read_text(), re.M)
-        check = json.loads((workdir / leaf.path(W.CHECK)).read_text())
+        assert re.search(r": \d+ checks passed$", (workdir / leaf.path(pipeline.CHECK_LOG)).read_text(), re.M)
+        check = json.loads((workdir / leaf.path(pipeline.CHECK)).read_text())
         assert check["ok"] and check["threshold"] == record["threshold"]
     main = pd.read_csv(workdir / "results/tables/main.csv")
-    n_settings = len(W.slices(config)) * len(config["seeds"])  # one threshold per slice
+    n_settings = len(pipeline.slices(config)) * len(config["seeds"])  # one threshold per slice
     assert len(main) == n_settings * len(config["methods"])
     assert sorted(m.split(":")[0] for m in main["method"]) == sorted(config["methods"])
     assert (main.loc[main["method"] == "oracle", "regret_mean"] == 0).all()
-    for path in W.aggregate_tables(config) + W.aggregate_plots(config) + W.slice_targets(config):
+    for path in pipeline.aggregate_tables(config) + pipeline.aggregate_plots(config) + pipeline.slice_targets(config):
         assert (workdir / path).stat().st_size > 0, path
-    thresholds = json.loads((workdir / W.threshold_targets(config)[0]).read_text())
+    thresholds = json.loads((workdir / pipeline.threshold_targets(config)[0]).read_text())
     assert [t["label"] for t in thresholds["thresholds"]] == ["q0.5"]
-    summary = (workdir / W.slice_targets(config)[0]).read_text().splitlines()
+    summary = (workdir / pipeline.slice_targets(config)[0]).read_text().splitlines()
     assert len(summary) == 1 + len(leaves)
     rows = [dict(zip(summary[0].split("\t"), line.split("\t"))) for line in summary[1:]]
     # The draw each run read: search seed k's proxy replicate k, none for the oracle.
@@ -499,21 +504,21 @@ def test_tiny_rerun_does_nothing_and_new_thresholds_add_only_leaves(tiny_run, tm
 def test_tiny_results_are_byte_identical_from_scratch_with_other_threads_and_order(tiny_run, tmp_path):
     workdir, env, _ = tiny_run
     config = load(TEST_CONFIG)
-    leaves = W.expand_grid(config)
-    first = {leaf: (workdir / leaf.path(W.RUN)).read_bytes() for leaf in leaves}
-    tables = {path: (workdir / path).read_bytes() for path in W.aggregate_tables(config) if path.endswith("main.csv")}
+    leaves = pipeline.expand_grid(config)
+    first = {leaf: (workdir / leaf.path(pipeline.RUN)).read_bytes() for leaf in leaves}
+    tables = {path: (workdir / path).read_bytes() for path in pipeline.aggregate_tables(config) if path.endswith("main.csv")}
     shutil.rmtree(workdir / "results")
-    shutil.rmtree(workdir / W.CACHE_DIR, ignore_errors=True)
+    shutil.rmtree(workdir / pipeline.CACHE_DIR, ignore_errors=True)
     # The leaves one by one in reverse order (each warms the cache for the next), two scoring processes each.
     for leaf in reversed(leaves):
-        proc = snakemake("--cores", "2", "--set-threads", "search=2", f"--configfile={TEST_CONFIG}", leaf.path(W.RUN),
+        proc = snakemake("--cores", "2", "--set-threads", "search=2", f"--configfile={TEST_CONFIG}", leaf.path(pipeline.RUN),
                          workdir=workdir, env=env)  # fmt: skip
         assert proc.returncode == 0, output(proc)[-6000:]
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
     assert proc.returncode == 0, output(proc)[-6000:]
     assert "rule fetch" not in output(proc) and "rule tables" not in output(proc)  # only results were redone
     for leaf in leaves:
-        assert (workdir / leaf.path(W.RUN)).read_bytes() == first[leaf], leaf
+        assert (workdir / leaf.path(pipeline.RUN)).read_bytes() == first[leaf], leaf
     for path, data in tables.items():
         assert (workdir / path).read_bytes() == data, path
 
@@ -529,13 +534,13 @@ def test_tiny_results_are_byte_identical_under_a_lower_kernel_set(tiny_run, tmp_
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=tmp_path, env={**env, **lower})
     assert proc.returncode == 0, output(proc)[-6000:]
     config = load(TEST_CONFIG)
-    for leaf in W.expand_grid(config):
-        assert (tmp_path / leaf.path(W.RUN)).read_bytes() == (workdir / leaf.path(W.RUN)).read_bytes(), leaf
+    for leaf in pipeline.expand_grid(config):
+        assert (tmp_path / leaf.path(pipeline.RUN)).read_bytes() == (workdir / leaf.path(pipeline.RUN)).read_bytes(), leaf
         if get_method(leaf.method).uses_proxy:  # and the kernels really differed
-            isa = [json.loads((where / leaf.path(W.TIMING)).read_text())["timing"]["provenance"]["platform"].split("/")[1]
+            isa = [json.loads((where / leaf.path(pipeline.TIMING)).read_text())["timing"]["provenance"]["platform"].split("/")[1]
                    for where in (workdir, tmp_path)]  # fmt: skip
             assert isa[0] != isa[1], isa
-    for path in W.aggregate_tables(config):
+    for path in pipeline.aggregate_tables(config):
         if path.endswith("main.csv"):
             assert (tmp_path / path).read_bytes() == (workdir / path).read_bytes(), path
 
@@ -571,18 +576,18 @@ def test_a_score_table_is_built_in_shards_and_read_by_the_proxy_leaves(tmp_path)
     assert proc.returncode == 0, output(proc)
     assert job_total(output(proc)) == expected_jobs(with_defaults(config))
     config = with_defaults(config)
-    assert W.score_proxies(config) == ["rsnas", "zc:params"]  # hw-evrsnas-params needs both of its members
-    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0).wildcards()
-    args = W.search_args(config, leaf)
+    assert pipeline.score_proxies(config) == ["rsnas", "zc:params"]  # hw-evrsnas-params needs both of its members
+    leaf = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0).wildcards()
+    args = pipeline.search_args(config, leaf)
     assert args[args.index("--scores") + 1] == "resources/scores/nb201-tiny-p0.h5"
-    assert W.search_inputs(config, leaf)["scores"] == ["resources/scores/nb201-tiny-p0.h5"]
-    assert "--scores" not in W.search_args(config, {**leaf, "method": "oracle"})
-    build = W.score_build_args(config, 0, 2, 3)
+    assert pipeline.search_inputs(config, leaf)["scores"] == ["resources/scores/nb201-tiny-p0.h5"]
+    assert "--scores" not in pipeline.search_args(config, {**leaf, "method": "oracle"})
+    build = pipeline.score_build_args(config, 0, 2, 3)
     assert build[build.index("--shard") + 1] == "2/3" and build.count("--proxy") == 2
     assert build[build.index("--proxy-seed") + 1] == "0"
-    assert W.full_fidelity_targets(config) == [f"results/fidelity_full/tiny-p0/{name}" for name in
+    assert pipeline.full_fidelity_targets(config) == [f"results/fidelity_full/tiny-p0/{name}" for name in
                                                ("fidelity.csv", "fidelity.md", "proxy_oracle.csv")]  # fmt: skip
-    assert W.full_fidelity_targets({**config, "methods": ["oracle"]}) == []
+    assert pipeline.full_fidelity_targets({**config, "methods": ["oracle"]}) == []
 
 
 def crossed_config(seeds: list[int], proxy_seeds: list[int] | None) -> dict:
@@ -595,39 +600,39 @@ def crossed_config(seeds: list[int], proxy_seeds: list[int] | None) -> dict:
 
 def test_crossed_pairing_runs_every_proxy_leaf_for_every_proxy_seed():
     config = with_defaults(crossed_config([0, 1], [0, 1, 2]))
-    W.check_config(config)
-    leaves = W.expand_grid(config)
+    pipeline.check_config(config)
+    leaves = pipeline.expand_grid(config)
     for method in ("hw-evrsnas", "random"):
         pairs = sorted((leaf.seed, leaf.proxy_seed) for leaf in leaves if leaf.method == method)
         assert pairs == [(k, j) for k in (0, 1) for j in (0, 1, 2)]
     assert sorted((leaf.seed, leaf.proxy_seed) for leaf in leaves if leaf.method == "oracle") == [(0, None), (1, None)]
-    crossed = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1, 2)
+    crossed = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1, 2)
     assert crossed in leaves and crossed.path() == "results/runs/nb201/cifar10/fpga_latency/q0.5/hw-evrsnas/seed1-p2.json"
-    for template in (W.RUN, W.TIMING, W.CHECK, W.SEARCH_LOG, W.CHECK_LOG):
-        assert W.Leaf.from_path(crossed.path(template), template) == crossed
-    matched = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1)
-    assert W.Leaf.from_path(matched.path()) == matched and "crossed" not in matched.wildcards()
-    args = W.search_args(config, crossed.wildcards())
+    for template in (pipeline.RUN, pipeline.TIMING, pipeline.CHECK, pipeline.SEARCH_LOG, pipeline.CHECK_LOG):
+        assert pipeline.Leaf.from_path(crossed.path(template), template) == crossed
+    matched = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1)
+    assert pipeline.Leaf.from_path(matched.path()) == matched and "crossed" not in matched.wildcards()
+    args = pipeline.search_args(config, crossed.wildcards())
     assert (args[args.index("--seed") + 1], args[args.index("--proxy-seed") + 1]) == ("1", "2")
-    assert W.search_inputs(config, crossed.wildcards())["batch"] == [W.batch_file(config, 2)]
-    assert "--seed=1 --proxy-seed=2 " in W.check_args(config, crossed.wildcards())
-    assert "--proxy-seed" not in W.check_args(config, matched.wildcards())
-    assert W.proxy_seeds(config) == [0, 1, 2]
+    assert pipeline.search_inputs(config, crossed.wildcards())["batch"] == [pipeline.batch_file(config, 2)]
+    assert "--seed=1 --proxy-seed=2 " in pipeline.check_args(config, crossed.wildcards())
+    assert "--proxy-seed" not in pipeline.check_args(config, matched.wildcards())
+    assert pipeline.proxy_seeds(config) == [0, 1, 2]
     # proxy.seeds null: the search seeds; matched proxy seeds equal to the search seeds are accepted.
-    assert {leaf.proxy_seed for leaf in W.expand_grid(with_defaults(crossed_config([3, 4], None)))} == {3, 4, None}
-    W.check_config(with_defaults({"seeds": [0, 1], "proxy": {"seeds": [1, 0]}}))
+    assert {leaf.proxy_seed for leaf in pipeline.expand_grid(with_defaults(crossed_config([3, 4], None)))} == {3, 4, None}
+    pipeline.check_config(with_defaults({"seeds": [0, 1], "proxy": {"seeds": [1, 0]}}))
 
 
 def test_a_multi_threshold_method_gets_every_threshold_of_its_slice():
     config = load(DEFAULT_CONFIG)
-    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "all", "mo-hdnas", 0).wildcards()
-    args = W.search_args(config, leaf)
+    leaf = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "all", "mo-hdnas", 0).wildcards()
+    args = pipeline.search_args(config, leaf)
     assert args[args.index("--quantiles") + 1] == "0.25,0.5,0.75" and "--quantile" not in args
-    check = W.check_args(config, leaf)
+    check = pipeline.check_args(config, leaf)
     assert "--quantiles 0.25,0.5,0.75" in check and "--label all" in check
     config["grid"][0]["thresholds"]["values"] = [3.0]
-    with pytest.raises(W.ConfigError, match="mo-hdnas answer every threshold"):
-        W.check_config(config)
+    with pytest.raises(pipeline.ConfigError, match="mo-hdnas answer every threshold"):
+        pipeline.check_config(config)
 
 
 @pytest.mark.slow
@@ -667,12 +672,12 @@ def test_check_result_catches_a_tampered_result(tiny_run, tmp_path):
     from hwevrsnas.cli import main as cli
 
     workdir, _, _ = tiny_run
-    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0)
-    record = json.loads((workdir / leaf.path(W.RUN)).read_text())
-    tables = ["--tables", str(workdir / W.TABLES_DIR)]
+    leaf = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0)
+    record = json.loads((workdir / leaf.path(pipeline.RUN)).read_text())
+    tables = ["--tables", str(workdir / pipeline.TABLES_DIR)]
 
-    def check(run: Path, which: W.Leaf, out: Path) -> int:
-        args = shlex.split(W.check_args(load(TEST_CONFIG), which.wildcards()))
+    def check(run: Path, which: pipeline.Leaf, out: Path) -> int:
+        args = shlex.split(pipeline.check_args(load(TEST_CONFIG), which.wildcards()))
         return cli(["check", str(run), *args, *tables, "--out", str(out)])
 
     good = tmp_path / "good.json"
@@ -685,7 +690,7 @@ def test_check_result_catches_a_tampered_result(tiny_run, tmp_path):
     with pytest.raises(RuntimeError, match="feasible.*regret|regret.*feasible"):
         check(bad, leaf, tmp_path / "bad.check.json")
     assert not (tmp_path / "bad.check.json").exists()
-    wrong_leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0)
+    wrong_leaf = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.25", "hw-evrsnas", 0)
     with pytest.raises(RuntimeError, match="threshold"):
         check(good, wrong_leaf, tmp_path / "wrong.check.json")
 
@@ -694,11 +699,11 @@ def test_check_result_catches_a_tampered_result(tiny_run, tmp_path):
 def test_a_damaged_run_file_is_named_and_never_costs_the_tables(tiny_run):
     workdir, env, _ = tiny_run
     config = load(TEST_CONFIG)
-    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0)
-    run = workdir / leaf.path(W.RUN)
+    leaf = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 0)
+    run = workdir / leaf.path(pipeline.RUN)
     good = run.read_bytes()
-    done = {path: (workdir / path).read_bytes() for path in W.aggregate_tables(config) + W.aggregate_plots(config)}
-    repair = f"`snakemake --forcerun {leaf.path(W.RUN)}`"
+    done = {path: (workdir / path).read_bytes() for path in pipeline.aggregate_tables(config) + pipeline.aggregate_plots(config)}
+    repair = f"`snakemake --forcerun {leaf.path(pipeline.RUN)}`"
     # Damaged in place (same mtime, as a disk or a copy damages it): only the forced aggregate runs, fails naming the
     # file, and leaves the tables and plots as they were.
     stat = run.stat()
@@ -706,18 +711,18 @@ def test_a_damaged_run_file_is_named_and_never_costs_the_tables(tiny_run):
     os.utime(run, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", "aggregate", workdir=workdir, env=env)
     text = output(proc)
-    assert proc.returncode != 0 and f"error: {leaf.path(W.RUN)}: damaged, not valid JSON" in text and repair in text
+    assert proc.returncode != 0 and f"error: {leaf.path(pipeline.RUN)}: damaged, not valid JSON" in text and repair in text
     assert "Traceback" not in text + (workdir / "logs/aggregate.log").read_text()
     for path, data in done.items():
         assert (workdir / path).read_bytes() == data, path
     # Damaged anew: its check fails first, naming it in the check's log.
     run.write_text('{"garbage": tru\n')
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
-    log = (workdir / leaf.path(W.CHECK_LOG)).read_text()
-    assert proc.returncode != 0 and f"hwevrsnas: error: {leaf.path(W.RUN)}: damaged" in log and repair in log
+    log = (workdir / leaf.path(pipeline.CHECK_LOG)).read_text()
+    assert proc.returncode != 0 and f"hwevrsnas: error: {leaf.path(pipeline.RUN)}: damaged" in log and repair in log
     assert "Traceback" not in log
     # The repair the messages name rebuilds the file byte for byte.
-    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", leaf.path(W.RUN), workdir=workdir,
+    proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", leaf.path(pipeline.RUN), workdir=workdir,
                      env=env)  # fmt: skip
     assert proc.returncode == 0, output(proc)[-6000:]
     assert run.read_bytes() == good
@@ -727,20 +732,20 @@ def test_a_damaged_run_file_is_named_and_never_costs_the_tables(tiny_run):
 def test_a_damaged_table_is_named_and_forcerun_repairs_it(tiny_run):
     """Runs last on the shared working directory: it damages the table, then repairs it."""
     workdir, env, _ = tiny_run
-    leaves = W.expand_grid(load(TEST_CONFIG))
-    first = {leaf: (workdir / leaf.path(W.RUN)).read_bytes() for leaf in leaves}
-    table = workdir / W.TABLE_FILES["nb201"]
+    leaves = pipeline.expand_grid(load(TEST_CONFIG))
+    first = {leaf: (workdir / leaf.path(pipeline.RUN)).read_bytes() for leaf in leaves}
+    table = workdir / pipeline.TABLE_FILES["nb201"]
     data = bytearray(table.read_bytes())
     data[len(data) // 2] ^= 0xFF
     table.write_bytes(bytes(data))
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", "aggregate", workdir=workdir, env=env)
     text = output(proc) + (workdir / "logs/aggregate.log").read_text()
-    assert proc.returncode != 0 and f"{W.TABLE_FILES['nb201']}: content checksum mismatch" in text
+    assert proc.returncode != 0 and f"{pipeline.TABLE_FILES['nb201']}: content checksum mismatch" in text
     assert "snakemake --forcerun tables" in text
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", "tables", workdir=workdir, env=env)
     assert proc.returncode == 0, output(proc)[-6000:]
     for leaf in leaves:
-        assert (workdir / leaf.path(W.RUN)).read_bytes() == first[leaf], leaf
+        assert (workdir / leaf.path(pipeline.RUN)).read_bytes() == first[leaf], leaf
 
 
 def planned(config: dict, path: Path) -> tuple[str, dict]:
@@ -759,7 +764,7 @@ def planned_search_commands(text: str, config: dict) -> dict[str, str]:
     which a dry run does not print for a `run:` rule)."""
     runs = re.findall(r"^\s+output: (results/runs/\S+\.json), ", text, re.M)
     assert runs, text[-3000:]
-    return {run: W.search_command_args(config, W.Leaf.from_path(run).wildcards()) + " " for run in runs}
+    return {run: pipeline.search_command_args(config, pipeline.Leaf.from_path(run).wildcards()) + " " for run in runs}
 
 
 @pytest.mark.slow
@@ -771,7 +776,7 @@ def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
     config["seeds"] = [0, 1]
     config["scores"] = {**config["scores"], "enabled": True, "shards": 2}
     text, config = planned(config, tmp_path / "replicates.yaml")
-    batches = {seed: W.batch_file(config, seed) for seed in (0, 1)}
+    batches = {seed: pipeline.batch_file(config, seed) for seed in (0, 1)}
     assert batches[0] != batches[1] and batches[0].endswith(PRESETS["tiny"].batch_file_name)  # seed 0: as before
     assert sorted(re.findall(r"^\s+output: (resources/proxy/\S+\.pt)$", text, re.M)) == sorted(batches.values())
     commands = planned_search_commands(text, config)
@@ -783,8 +788,8 @@ def test_each_seed_reads_its_own_proxy_replicate_in_the_dry_run(tmp_path):
             assert f"--scores resources/scores/nb201-tiny-p{seed}.h5 " in command
         assert f"scores build --space nb201 --preset tiny --proxy-seed {seed} --shard 1/2" in text
         assert f"--out results/fidelity_full/tiny-p{seed}" in text
-        leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", seed).wildcards()
-        assert W.search_inputs(config, leaf)["batch"] == [batches[seed]]
+        leaf = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", seed).wildcards()
+        assert pipeline.search_inputs(config, leaf)["batch"] == [batches[seed]]
     oracle = commands[f"{folder}/oracle/seed1.json"]
     assert "--method oracle --seed 1 " in oracle and "--proxy-seed" not in oracle and "--scores" not in oracle
 
@@ -797,7 +802,7 @@ def test_crossed_pairing_in_the_dry_run(tmp_path):
     folder = "results/runs/nb201/cifar10/fpga_latency/q0.5"
     expected = [f"{folder}/{m}/seed{k}-p{j}.json" for m in ("hw-evrsnas", "random") for k in (0, 1) for j in (0, 1, 2)]
     assert sorted(runs) == sorted([*expected, f"{folder}/oracle/seed0.json", f"{folder}/oracle/seed1.json"])
-    batches = sorted(W.batch_file(config, j) for j in (0, 1, 2))
+    batches = sorted(pipeline.batch_file(config, j) for j in (0, 1, 2))
     assert sorted(re.findall(r"^\s+output: (resources/proxy/\S+\.pt)$", text, re.M)) == batches
     searches = planned_search_commands(text, config)
     for method in ("hw-evrsnas", "random"):
@@ -805,7 +810,7 @@ def test_crossed_pairing_in_the_dry_run(tmp_path):
             for j in (0, 1, 2):
                 assert f"--method {method} --seed {k} --preset tiny --proxy-seed {j} " in searches[f"{folder}/{method}/seed{k}-p{j}.json"]
     assert ["--proxy-seed" in searches[f"{folder}/oracle/seed{k}.json"] for k in (0, 1)] == [False, False]
-    checks = [W.check_args(config, W.Leaf.from_path(run).wildcards()) for run in runs]
+    checks = [pipeline.check_args(config, pipeline.Leaf.from_path(run).wildcards()) for run in runs]
     assert len([c for c in checks if re.search(r"--seed=\d --proxy-seed=\d ", c)]) == 12
     # The matched default of the same seeds: one leaf per search seed, named and run as before crossing existed.
     config = yaml.safe_load(TEST_CONFIG.read_text())
@@ -816,7 +821,7 @@ def test_crossed_pairing_in_the_dry_run(tmp_path):
     searches = planned_search_commands(text, matched)
     for k in (0, 1):
         assert f"--method hw-evrsnas --seed {k} --preset tiny --proxy-seed {k} " in searches[f"{folder}/hw-evrsnas/seed{k}.json"]
-    assert not any("--proxy-seed=" in W.check_args(matched, W.Leaf.from_path(run).wildcards()) for run in runs)
+    assert not any("--proxy-seed=" in pipeline.check_args(matched, pipeline.Leaf.from_path(run).wildcards()) for run in runs)
 
 
 def test_a_served_table_names_each_replicates_table_or_serves_one_replicate(tmp_path):
@@ -830,23 +835,23 @@ def test_a_served_table_names_each_replicates_table_or_serves_one_replicate(tmp_
     config = load(TEST_CONFIG)
     config["seeds"] = [0, 1]
     config["scores"]["table"] = str(tmp_path / "t-p{proxy_seed}.h5")
-    W.check_config(config)
-    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1).wildcards()
-    assert W.search_inputs(config, leaf)["scores"] == [str(tmp_path / "t-p1.h5")]
-    args = W.search_args(config, leaf)
+    pipeline.check_config(config)
+    leaf = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas", 1).wildcards()
+    assert pipeline.search_inputs(config, leaf)["scores"] == [str(tmp_path / "t-p1.h5")]
+    args = pipeline.search_args(config, leaf)
     assert args[args.index("--scores") + 1] == str(tmp_path / "t-p1.h5")
     # One table for two replicates: refused, naming the key.
     config["scores"]["table"] = str(tmp_path / "t-p0.h5")
-    with pytest.raises(W.ConfigError, match=r"config key scores\.table: .*t-p0\.h5 is one table, but the leaves reading "
+    with pytest.raises(pipeline.ConfigError, match=r"config key scores\.table: .*t-p0\.h5 is one table, but the leaves reading "
                                             r"it use proxy seeds 0, 1 .*put \{proxy_seed\} in the path"):  # fmt: skip
-        W.check_config(config)
+        pipeline.check_config(config)
     # Serving one replicate: its seed's table only.
     config["seeds"] = [1]
-    with pytest.raises(W.ConfigError, match=r"config key scores\.table: .*t-p0\.h5 holds no representation-similarity "
+    with pytest.raises(pipeline.ConfigError, match=r"config key scores\.table: .*t-p0\.h5 holds no representation-similarity "
                                             r"scores of preset 'tiny' at proxy seed 1"):  # fmt: skip
-        W.check_config(config)
+        pipeline.check_config(config)
     config["scores"]["table"] = str(tmp_path / "t-p1.h5")
-    W.check_config(config)
+    pipeline.check_config(config)
 
 
 def test_a_served_table_serves_only_the_proxies_it_holds(tmp_path):
@@ -858,24 +863,24 @@ def test_a_served_table_serves_only_the_proxies_it_holds(tmp_path):
     config = load(TEST_CONFIG)
     config["methods"] = ["hw-evrsnas", "zc-params", "oracle"]
     config["scores"]["table"] = str(rsnas)
-    W.check_config(config)
-    ga, params = (W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", m, 0).wildcards() for m in ("hw-evrsnas", "zc-params"))
-    assert W.search_inputs(config, ga)["scores"] == [str(rsnas)] and "--scores" in W.search_args(config, ga)
-    assert "scores" not in W.search_inputs(config, params) and "--scores" not in W.search_args(config, params)
+    pipeline.check_config(config)
+    ga, params = (pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", m, 0).wildcards() for m in ("hw-evrsnas", "zc-params"))
+    assert pipeline.search_inputs(config, ga)["scores"] == [str(rsnas)] and "--scores" in pipeline.search_args(config, ga)
+    assert "scores" not in pipeline.search_inputs(config, params) and "--scores" not in pipeline.search_args(config, params)
     # A table holding none of the grid's proxies serves nothing: refused, naming what it holds and what is needed.
     other = complete_table({"kind": "zc", "metric": "synflow"}, "zc:synflow", tmp_path / "synflow.h5", name="zc:synflow")
     config["scores"]["table"] = str(other)
-    with pytest.raises(W.ConfigError, match=r"config key scores\.table: .*synflow\.h5 holds none of the proxies of this "
+    with pytest.raises(pipeline.ConfigError, match=r"config key scores\.table: .*synflow\.h5 holds none of the proxies of this "
                                             r"grid's NB201 methods \(it holds zc:synflow; they use rsnas, zc:params\)"):  # fmt: skip
-        W.check_config(config)
+        pipeline.check_config(config)
 
 
 def test_a_relative_served_table_is_found_in_the_working_directory_then_the_workflow_directory(tmp_path, monkeypatch):
     config = {"scores": {"table": "docs/scores/nb201-quick-seed{proxy_seed}.h5"}}
     monkeypatch.chdir(tmp_path)
-    assert W.locate_served_table(copy.deepcopy(config), REPO)["scores"]["table"] == str(REPO / "docs/scores/nb201-quick-seed{proxy_seed}.h5")
+    assert pipeline.locate_served_table(copy.deepcopy(config), REPO)["scores"]["table"] == str(REPO / "docs/scores/nb201-quick-seed{proxy_seed}.h5")
     (tmp_path / "docs" / "scores").mkdir(parents=True)  # a working directory with its own tables wins
-    assert W.locate_served_table(copy.deepcopy(config), REPO)["scores"]["table"] == "docs/scores/nb201-quick-seed{proxy_seed}.h5"
+    assert pipeline.locate_served_table(copy.deepcopy(config), REPO)["scores"]["table"] == "docs/scores/nb201-quick-seed{proxy_seed}.h5"
 
 
 @pytest.mark.slow
@@ -905,14 +910,14 @@ def test_a_mean_of_draws_leaf_reads_every_draws_table_and_batch(tmp_path):
     config["methods"] = ["hw-evrsnas", "hw-evrsnas-mean"]
     config["seeds"] = [1]
     config["scores"]["table"] = str(tmp_path / "t-p{proxy_seed}.h5")
-    W.check_config(config)
-    leaf = W.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas-mean", 1).wildcards()
+    pipeline.check_config(config)
+    leaf = pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", "hw-evrsnas-mean", 1).wildcards()
     tables = [str(tmp_path / f"t-p{seed}.h5") for seed in MEAN_DRAW_SEEDS]
-    assert W.search_inputs(config, leaf)["scores"] == tables
-    assert W.search_inputs(config, leaf)["batch"] == [W.batch_file(config, seed) for seed in MEAN_DRAW_SEEDS]
-    args = W.search_args(config, leaf)
+    assert pipeline.search_inputs(config, leaf)["scores"] == tables
+    assert pipeline.search_inputs(config, leaf)["batch"] == [pipeline.batch_file(config, seed) for seed in MEAN_DRAW_SEEDS]
+    args = pipeline.search_args(config, leaf)
     assert args[args.index("--scores") + 1 : args.index("--scores") + 6] == tables
-    assert W.proxy_seeds(config) == list(MEAN_DRAW_SEEDS) and W.score_table_seeds(config) == list(MEAN_DRAW_SEEDS)
+    assert pipeline.proxy_seeds(config) == list(MEAN_DRAW_SEEDS) and pipeline.score_table_seeds(config) == list(MEAN_DRAW_SEEDS)
     (tmp_path / "t-p3.h5").unlink()  # one draw's table missing: the dry run names it
-    with pytest.raises(W.ConfigError, match=r"config key scores\.table: .*t-p3\.h5"):
-        W.check_config(config)
+    with pytest.raises(pipeline.ConfigError, match=r"config key scores\.table: .*t-p3\.h5"):
+        pipeline.check_config(config)

@@ -1,4 +1,4 @@
-"""`script:` of rule fidelity_study: `hwevrsnas study run` then `study summarise` into the study folder."""
+"""`script:` of rule fidelity_study: `hwevrsnas fidelity sample run` then `study summarise` into the study folder."""
 
 from hwevrsnas.workflow import steps
 

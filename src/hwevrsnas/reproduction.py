@@ -65,6 +65,9 @@ class Reproduction:
     largest_difference: float
     median_difference: float
     kendall_tau: float
+    # |difference| / |stored score|: what compares proxies of different scales (zero-cost raw values).
+    largest_relative_difference: float = float("nan")
+    median_relative_difference: float = float("nan")
     identity_differs: list[str] = field(default_factory=list)
     differing_rows: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -86,29 +89,37 @@ def sample_rows(table: ScoreTable, n: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(table.rows, size=min(n, table.rows), replace=False))
 
 
-def recompute(
-    table: ScoreTable, proxy: str, preset: Preset, rows: np.ndarray, kernels: str, workers: int = 1,
+def score_archs(
+    space: str, archs: list[str], proxies: list[str], preset: Preset, kernels: str, out: Path, workers: int = 1,
     sources: str = SOURCES_DIR, tables: str = TABLES_DIR, batch_dir: str = BATCH_DIR,
 ) -> ScoreTable:  # fmt: skip
-    """The table's classes at `rows`, scored anew by `proxy` in a fresh process with the given kernel set."""
+    """`archs` scored by `proxies` in a fresh process with the given kernel set, as a table at `out` (no score cache)."""
     from hwevrsnas.proxy.determinism import kernel_environment
 
     _, variables = kernel_environment(kernels)
-    flag = ["--zero-cost", proxy.removeprefix("zc:")] if proxy.startswith("zc:") else ["--proxy", proxy]
+    flag = [option for proxy in proxies for option in ("--proxy", proxy)]
+    arch_file = out.with_suffix(".archs.txt")
+    arch_file.write_text("".join(arch + "\n" for arch in archs))
+    command = [
+        sys.executable, "-m", "hwevrsnas.cli", "scores", "build", "--space", space, "--preset", preset.name,
+        "--proxy-seed", str(preset.seed), *flag, "--archs", str(arch_file), "--cache", "", "--workers", str(workers),
+        "--no-progress", "--sources", sources, "--tables", tables,
+        "--batch-dir", str(out.with_suffix(".batch")) if variables else batch_dir, "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(command, env={**os.environ, **variables}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"scoring the sample failed (exit {done.returncode}):\n{done.stderr.strip()}")
+    return ScoreTable.open(out)
+
+
+def recompute(
+    table: ScoreTable, proxy: str, preset: Preset, rows: np.ndarray, kernels: str, workers: int = 1, **locations: str
+) -> ScoreTable:
+    """The table's classes at `rows`, scored anew by `proxy` in a fresh process with the given kernel set."""
+    archs = [table.space.arch_str(table.representatives[row]) for row in rows]
     with tempfile.TemporaryDirectory(prefix="hwevrsnas-verify-") as tmp:
-        archs = Path(tmp) / "archs.txt"
-        archs.write_text("".join(table.space.arch_str(table.representatives[row]) + "\n" for row in rows))
-        out = Path(tmp) / "recomputed.h5"
-        command = [
-            sys.executable, "-m", "hwevrsnas.cli", "scores", "build", "--space", table.space.name, "--preset", preset.name,
-            "--proxy-seed", str(preset.seed), *flag, "--archs", str(archs), "--cache", "", "--workers", str(workers), "--no-progress",
-            "--sources", sources, "--tables", tables, "--batch-dir", str(Path(tmp) / "batch") if variables else batch_dir,
-            "--out", str(out),
-        ]  # fmt: skip
-        done = subprocess.run(command, env={**os.environ, **variables}, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"recomputing the sample failed (exit {done.returncode}):\n{done.stderr.strip()}")
-        return ScoreTable.open(out)
+        return score_archs(table.space.name, archs, [proxy], preset, kernels, Path(tmp) / "recomputed.h5", workers,
+                           **locations)  # fmt: skip
 
 
 def verify(
@@ -136,6 +147,8 @@ def verify(
     order = [fresh.row_of(table.space.canonical_key(table.representatives[row])) for row in rows]
     recomputed = again.score[order]
     difference = np.abs(stored.score[rows] - recomputed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(difference == 0, 0.0, difference / np.abs(stored.score[rows]))
     allowed = tolerance(preset) if limit is None else limit
     differing = [
         {"arch": table.space.arch_str(table.representatives[row]), "stored": float(stored.score[row]),
@@ -146,8 +159,71 @@ def verify(
     identity_differs = differing_keys(stored.identity, again.identity)
     return Reproduction(
         str(path), proxy, preset.name, preset.dtype, kernels, len(rows), seed, allowed, float(difference.max()),
-        float(np.median(difference)), tau, identity_differs, differing, again.provenance,
+        float(np.median(difference)), tau, float(relative.max()), float(np.median(relative)), identity_differs, differing,
+        again.provenance,
     )  # fmt: skip
+
+
+def kernel_comparison(
+    preset_name: str, proxies: list[str], n: int = 16, seed: int = 0, proxy_seed: int = 0, space: str = "nb201",
+    workers: int = 1, **locations: str,
+) -> list[Reproduction]:  # fmt: skip
+    """`n` random classes of the space scored by each proxy with this machine's default kernels, then recomputed,
+    one proxy at a time, with the lower ones.
+
+    Two machines differ in the same way (their kernels' rounding and summation order), so this measures on one
+    machine what a score of the preset may move between two.
+    """
+    from hwevrsnas.proxy.presets import get_preset
+    from hwevrsnas.spaces import get_space
+
+    if n < 2:
+        raise InputError(f"a kernel comparison needs at least 2 classes (a rank correlation), got {n}")
+    the_space = get_space(space)
+    classes = the_space.classes()
+    rows = np.sort(np.random.default_rng(seed).choice(len(classes), size=min(n, len(classes)), replace=False))
+    archs = [the_space.arch_str(classes[row]) for row in rows]
+    preset = get_preset(preset_name, seed=proxy_seed)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hwevrsnas-kernels-") as tmp:
+        here = Path(tmp) / "default.h5"
+        # verify reads the preset off the rsnas column, so the table always has one.
+        table = score_archs(space, archs, list(dict.fromkeys(["rsnas", *proxies])), preset, "default", here, workers,
+                            **locations)  # fmt: skip
+        for proxy in proxies:
+            result = verify(here, len(archs), 0, "lower", proxy, workers, 0.0, **locations)
+            result.table = f"{len(archs)} classes of {space}, default_rng({seed})"
+            result.seed = seed
+            result.provenance = {**result.provenance, "machine": table.proxies[proxy].provenance.get("platform")}
+            results.append(result)
+    return results
+
+
+def reproduction_markdown(results: list[Reproduction], platform: bool = True) -> str:
+    """One row per comparison: what was recomputed, with which kernels, and how far the scores moved (and where:
+    leave the platform out of a page that must read the same on any machine)."""
+    lines = [
+        "| scores | proxy | preset | dtype | kernels | classes | largest difference | median | largest relative "
+        "| Kendall tau | moved > 1e-3 | identity differs in |" + (" machine (its default kernels) |" if platform else ""),
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|" + ("---|" if platform else ""),
+    ]
+    for result in results:
+        moved = sum(row["difference"] > 1e-3 for row in result.differing_rows)
+        lines.append(
+            f"| {result.table} | {result.proxy} | `{result.preset}` | {result.dtype} | {result.kernels} | {result.sample} | "
+            f"{result.largest_difference:.3g} | {result.median_difference:.3g} | {result.largest_relative_difference:.2g} | "
+            f"{result.kendall_tau:.3f} | {moved} | "
+            f"{', '.join(result.identity_differs) or 'none'} |"
+            + (f" `{result.provenance.get('machine', '?')}` |" if platform else "")
+        )
+    return "\n".join(lines) + "\n"
+
+
+def read_json(path: Path | str) -> Reproduction:
+    """A reproduction written by write_json."""
+    record = json.loads(Path(path).read_text())
+    record.pop("passed", None)
+    return Reproduction(**record)
 
 
 def report_lines(result: Reproduction) -> list[str]:

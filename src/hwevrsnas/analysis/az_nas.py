@@ -16,8 +16,8 @@ import pandas as pd
 from scipy import stats
 
 from hwevrsnas.analysis.ensemble import half_table
-from hwevrsnas.analysis.fidelity import AZ_NAS_MEMBERS, az_nas_column, proxy_scores
-from hwevrsnas.analysis.tables import markdown
+from hwevrsnas.analysis.fidelity.full import AZ_NAS_MEMBERS, az_nas_column, proxy_scores
+from hwevrsnas.analysis.result_tables import markdown
 from hwevrsnas.errors import InputError
 from hwevrsnas.scores import ScoreTable
 from hwevrsnas.spaces import nb201 as nb201_space

@@ -29,7 +29,7 @@ answer's fields, and the run's `unique_evaluations` and seconds, shared by all i
 columns keep runs and answers apart: `run_id` (the run's file: rows with the same run_id are one
 search), `thresholds_per_run` (1 for a single-threshold run, the number of answers for a multi
 run) and `multi_threshold`. Tables that count searches or sum their cost count each run_id once
-(tables.py). `hypervolume`, `hypervolume_ratio`, `igd` and `front_size` are the multi run's front
+(result_tables.py). `hypervolume`, `hypervolume_ratio`, `igd` and `front_size` are the multi run's front
 quality (NaN for single runs). A multi answer's `regret_penalised`: its regret when feasible; when infeasible,
 the optimum minus the worst feasible architecture's accuracy at its threshold, taken from the
 answer's `worst_accuracy` if the record has one, else computed from the NB201 table when

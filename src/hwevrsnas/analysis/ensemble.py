@@ -136,7 +136,7 @@ def half_table(
     With the NB201 `table`, also CIFAR-10 tau counted per architecture, as published whole-space figures count: each
     class of the half expanded to its member architectures, each with its own accuracy and its class's score.
     """
-    from hwevrsnas.analysis.fidelity import DATASETS
+    from hwevrsnas.analysis.fidelity.full import DATASETS
 
     if table is not None:
         position = {int(c): p for p, c in enumerate(classes["iso_class"])}

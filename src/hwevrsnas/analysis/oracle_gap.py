@@ -19,8 +19,8 @@ import pandas as pd
 
 from hwevrsnas.analysis.collect import collect, find_run_files
 from hwevrsnas.analysis.ensemble import ensemble_scores, member_values
-from hwevrsnas.analysis.fidelity import class_frame, hwnasbench_slices, oracle_gap_table, proxy_oracle_regret, proxy_scores
-from hwevrsnas.analysis.fidelity import with_rank_means
+from hwevrsnas.analysis.fidelity.full import class_frame, hwnasbench_slices, oracle_gap_table, proxy_oracle_regret, proxy_scores
+from hwevrsnas.analysis.fidelity.full import with_rank_means
 from hwevrsnas.errors import InputError
 from hwevrsnas.proxy.ensemble import ENSEMBLE_WEIGHTS
 from hwevrsnas.scores import ScoreTable

@@ -500,7 +500,7 @@ def replot_anytime(table: Path | str, out_stem: Path | str, oracle_gap: Path | s
 
     The table does not print which methods had a trajectory: the ones without are the oracle and the
     multi-threshold methods (search.methods), whose records hold none."""
-    from hwevrsnas.analysis.tables import read_markdown_table
+    from hwevrsnas.analysis.result_tables import read_markdown_table
     from hwevrsnas.search.methods import METHODS
 
     frame = read_markdown_table(table)

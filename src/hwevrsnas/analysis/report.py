@@ -10,7 +10,7 @@ Written (and returned) by `aggregate`:
 - `<out>/replicates.{csv,md}`: the same comparisons within each proxy replicate, and on how many replicates each
   holds, at the methods' own stops (and at each budget, among the methods with a trajectory, with `budgets`);
 - `<out>/fidelity.{csv,md}`: the proxy fidelity study's summary, only when the study folder has
-  `summary.csv` (copied) or `scores.csv` (summarised as `hwevrsnas study summarise` does);
+  `summary.csv` (copied) or `scores.csv` (summarised as `hwevrsnas fidelity sample summarise` does);
 - only when multi-threshold runs are among the run files: `<out>/nine_constraints.{csv,md}` (per method: the
   searches, evaluations and cold seconds to answer every threshold of a slice, mean regret, feasibility, beside
   the published MO-HDNAS vs HW-EvRSNAS GPU-hours) and `<out>/fronts.{csv,md}` (per multi-threshold method:
@@ -43,7 +43,7 @@ from hwevrsnas.analysis import (
 )  # fmt: skip
 from hwevrsnas.analysis.collect import at_budgets, collect_records
 from hwevrsnas.analysis.statistics import paired_comparisons, replicate_verdicts
-from hwevrsnas.analysis.tables import (
+from hwevrsnas.analysis.result_tables import (
     ANYTIME_FLOATFMT, COST_FLOATFMT, DEVICE_FLOATFMT, FRONTS_FLOATFMT, MAIN_FLOATFMT, NINE_FLOATFMT,
     anytime_table, cost_sections, cost_table, device_table, fronts_table, main_display, main_table, markdown,
     nine_constraints_table, reach_table, write_sections, write_table,
@@ -61,7 +61,7 @@ COMPARISON_FLOATFMT = {
 
 def _fidelity(study_dir: Path, out_dir: Path, plots_dir: Path) -> list[Path]:
     from hwevrsnas.analysis.plots import plot_fidelity
-    from hwevrsnas.proxy import study
+    from hwevrsnas.analysis.fidelity import sample as study
 
     written: list[Path] = []
     scores_path, summary_path = study_dir / "scores.csv", study_dir / "summary.csv"

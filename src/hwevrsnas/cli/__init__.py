@@ -22,7 +22,7 @@ from hwevrsnas.errors import UserError
 
 # Subcommand modules in the order `hwevrsnas --help` lists them.
 COMMAND_MODULES = (
-    "fetch", "tables", "query", "proxy", "scores", "search", "check", "front", "fidelity", "study", "aggregate", "evidence",
+    "fetch", "tables", "query", "proxy", "scores", "search", "check", "front", "fidelity", "aggregate", "evidence",
 )
 
 

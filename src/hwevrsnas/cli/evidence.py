@@ -2,8 +2,7 @@
 
 Each step writes the files it is given (no default names a page of docs/: the caller, usually rules/evidence.smk,
 passes the paths) and heads a Markdown page with the command that made it, so that a page says how to remake it.
-Steps that need hours of training or a GPU read committed tables or exports when told to (paper-sample
---published) instead of recomputing them.
+Steps that need hours of training or a GPU read committed tables or exports instead of recomputing them.
 """
 
 from __future__ import annotations
@@ -24,22 +23,6 @@ def add_parser(sub: Any) -> None:
     """Register the subcommand and its steps."""
     evidence = sub.add_parser("evidence", help="the research steps behind the generated pages of docs/")
     steps = evidence.add_subparsers(dest="evidence_step", required=True, metavar="STEP")
-
-    p = steps.add_parser("paper-sample", help="the `paper` preset on a random sample of NB201 classes, beside `quick`")
-    p.add_argument("--n", type=int, default=300, help="classes in the sample (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sample and the bootstrap (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=24, help="classes per build (each keeps its scores in the cache)")
-    p.add_argument("--workers", type=int, default=2, help="scoring processes (default: %(default)s)")
-    p.add_argument("--deadline-minutes", type=float, default=None, help="start no batch after this")
-    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
-    p.add_argument("--quick", required=True, help="the published whole-space `quick` export (CSV)")
-    p.add_argument("--zerocost", required=True, help="the published whole-space zero-cost export (CSV)")
-    p.add_argument("--extra", required=True, help="the published export with AZ-NAS's members (CSV)")
-    p.add_argument("--table", default="resources/scores/nb201-paper-sample.h5", help="the sample's score table to write")
-    p.add_argument("--published", help="score nothing: read the sample's published export (CSV) instead of --table")
-    p.add_argument("--platform", help="with --published: the platform its table recorded (an export does not keep it)")
-    p.add_argument("--out", required=True, help="folder of fidelity.csv and summary.md")
-    p.set_defaults(func=run_paper_sample)
 
     p = steps.add_parser("select-ensemble", help="choose hw-evrsnas-ens's members and weights on half of the classes")
     p.add_argument("--scores", nargs="+", required=True,
@@ -67,6 +50,29 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
     p.add_argument("--out", required=True, help="the Markdown page")
     p.set_defaults(func=run_compare_platforms)
+
+    p = steps.add_parser("kernels", help="random classes scored with this machine's default kernels, then the lower ones")
+    p.add_argument("--preset", required=True, help="the rsnas preset (quick, quick-float32, paper, ...)")
+    p.add_argument("--proxy", action="append", help="a proxy compared, at that preset (repeatable; default: rsnas)")
+    p.add_argument("--n", type=int, default=16, help="classes (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the class sample (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1, help="scoring processes (default: %(default)s)")
+    p.add_argument("--sources", default=SOURCES_DIR, help="fetched sources (default: %(default)s)")
+    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    p.add_argument("--batch-dir", default=BATCH_DIR, help="proxy batch folder (default: %(default)s)")
+    p.add_argument("--out-dir", required=True, type=Path,
+                   help="where to write the record, named for the machine and preset (the reproduction page reads it)")
+    p.set_defaults(func=run_kernels)
+
+    p = steps.add_parser("reproduction", help="published score tables recomputed here, and the recorded kernel comparisons")
+    p.add_argument("--scores", nargs="+", required=True, help="published float64 score tables (.h5)")
+    p.add_argument("--sample", type=int, default=4, help="classes recomputed per table and kernel set (default: 4)")
+    p.add_argument("--records", nargs="*", default=[], help="`hwevrsnas evidence kernels` records (JSON)")
+    p.add_argument("--sources", default=SOURCES_DIR, help="fetched sources (default: %(default)s)")
+    p.add_argument("--tables", default=TABLES_DIR, help="tables directory (default: %(default)s)")
+    p.add_argument("--batch-dir", default=BATCH_DIR, help="proxy batch folder (default: %(default)s)")
+    p.add_argument("--out", required=True, help="the Markdown page")
+    p.set_defaults(func=run_reproduction)
 
     p = steps.add_parser("oracle-gap", help="each method's regret beside the proxy-oracle regret of its proxy")
     p.add_argument("--runs-dir", default="results/runs", help="the workflow's run files (default: %(default)s)")
@@ -140,40 +146,6 @@ def _nb201(tables: str) -> Any:
     return NB201Table.open(Path(tables) / "nb201.h5")
 
 
-def run_paper_sample(args: argparse.Namespace) -> int:
-    """Score the sample (or read its published export), then write its fidelity and summary."""
-    from hwevrsnas.analysis import paper_sample
-    from hwevrsnas.analysis.fidelity import class_frame
-    from hwevrsnas.analysis.published import export_table
-    from hwevrsnas.atomic import write_text
-    from hwevrsnas.errors import UserError
-    from hwevrsnas.scores import ScoreTable
-
-    classes = class_frame(_nb201(args.tables))
-    rows = paper_sample.sample_rows(classes, args.n, args.seed)
-    if args.published:
-        if not args.platform:
-            raise UserError("--published needs --platform: the platform the sample's table recorded")
-        table = export_table(args.published, classes, args.platform, preset="paper")
-        rows = rows[: table.rows]
-        if set(table.positions.tolist()) != set(rows.tolist()):
-            raise UserError(f"{args.published} does not hold the first {table.rows} classes of the sample drawn with "
-                            f"seed {args.seed}; give the --seed it was drawn with")  # fmt: skip
-        source = f"--published {args.published} --platform {args.platform}"
-    else:
-        rows = paper_sample.score_sample(rows, Path(args.table), args.batch, args.workers, args.tables, args.deadline_minutes)
-        table = ScoreTable.open(args.table)
-        source = f"--workers {args.workers} --table {args.table}"
-    fidelity, scores = paper_sample.sample_fidelity(table, rows, classes, args.quick, args.zerocost, args.extra, args.seed)
-    out = Path(args.out)
-    write_text(out / "fidelity.csv", fidelity.to_csv(index=False, float_format="%.6g"))
-    command = _command("paper-sample", f"--n {len(rows)} --seed {args.seed}", source,
-                       f"--quick {args.quick} --zerocost {args.zerocost} --extra {args.extra} --out {args.out}")  # fmt: skip
-    write_text(out / "summary.md", paper_sample.summary_markdown(command, fidelity, scores, table, rows, args.seed))
-    print(f"{len(rows)} classes -> {out / 'summary.md'}")
-    return 0
-
-
 def run_select_ensemble(args: argparse.Namespace) -> int:
     """Choose the ensemble on the select half; write the trials, both halves' figures, the page and the scores CSV.
 
@@ -185,7 +157,7 @@ def run_select_ensemble(args: argparse.Namespace) -> int:
     import numpy as np
 
     from hwevrsnas.analysis import ensemble
-    from hwevrsnas.analysis.fidelity import class_frame
+    from hwevrsnas.analysis.fidelity.full import class_frame
     from hwevrsnas.atomic import write_text
     from hwevrsnas.analysis.published import open_tables
     from hwevrsnas.proxy.ensemble import ENSEMBLE_WEIGHTS, REQUIRED_MEMBER
@@ -233,7 +205,7 @@ def run_compare_az_nas(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from hwevrsnas.analysis.az_nas import az_nas_comparison
-    from hwevrsnas.analysis.fidelity import class_frame
+    from hwevrsnas.analysis.fidelity.full import class_frame
     from hwevrsnas.analysis.published import open_tables
     from hwevrsnas.atomic import write_text
 
@@ -252,9 +224,9 @@ def run_compare_platforms(args: argparse.Namespace) -> int:
     """Write the platform comparison page."""
     import pandas as pd
 
-    from hwevrsnas.analysis.fidelity import class_frame
+    from hwevrsnas.analysis.fidelity.full import class_frame
     from hwevrsnas.analysis.platforms import platform_comparison
-    from hwevrsnas.analysis.tables import markdown
+    from hwevrsnas.analysis.result_tables import markdown
     from hwevrsnas.atomic import write_text
     from hwevrsnas.scores import ScoreTable
 
@@ -281,6 +253,49 @@ def run_oracle_gap(args: argparse.Namespace) -> int:
     write_text(Path(args.out), text)
     print(text, end="")
     return 0
+
+
+def run_kernels(args: argparse.Namespace) -> int:
+    """Measure one preset's kernel sensitivity on this machine and record it."""
+    from hwevrsnas.reproduction import kernel_comparison, report_lines, write_json
+
+    results = kernel_comparison(args.preset, args.proxy or ["rsnas"], args.n, args.seed, workers=args.workers,
+                                sources=args.sources, tables=args.tables, batch_dir=args.batch_dir)  # fmt: skip
+    for result in results:
+        machine = str(result.provenance["machine"]).replace("/", "_")
+        write_json(result, args.out_dir / f"{machine}--{args.preset}--{result.proxy.replace(':', '-')}.json")
+        print("\n".join(report_lines(result)))
+    return 0
+
+
+def run_reproduction(args: argparse.Namespace) -> int:
+    """Recompute a sample of every table under both kernel sets, then write the page with the recorded comparisons."""
+    from hwevrsnas.atomic import write_text
+    from hwevrsnas.reproduction import read_json, reproduction_markdown, verify
+
+    locations = {"sources": args.sources, "tables": args.tables, "batch_dir": args.batch_dir}
+    live = [verify(table, args.sample, 0, kernels, workers=1, **locations)
+            for table in args.scores for kernels in ("default", "lower")]  # fmt: skip
+    records = sorted((read_json(path) for path in args.records), key=lambda r: (r.provenance.get("machine", ""), r.proxy != "rsnas", r.dtype, r.preset, r.proxy))
+    command = _command("reproduction", "--scores", *args.scores, f"--sample {args.sample}",
+                       *(["--records", *args.records] if args.records else []), f"--out {args.out}")  # fmt: skip
+    text = "\n".join([
+        f"    {command}",
+        "",
+        f"**The published tables, recomputed where this page is made.** {args.sample} random classes of each table "
+        "(`scores verify --sample N --seed 0`), with the machine's default kernels and with the next lower vector ISA "
+        "forced. Every figure here is the same on any machine, or the tables do not reproduce there.",
+        "",
+        reproduction_markdown(live, platform=False),
+        f"**Kernel sets, as recorded** ({len(records)} records, `hwevrsnas evidence kernels`; `make kernels` adds "
+        "this machine's). Random classes scored with a machine's default kernels, then recomputed with the lower ones "
+        "in a fresh process (the proxy batch rebuilt under them).",
+        "",
+        reproduction_markdown(records) if records else "(none recorded)\n",
+    ])
+    write_text(args.out, text)
+    print(text, end="")
+    return 0 if all(result.passed for result in live) else 1
 
 
 def run_paper_preset_searches(args: argparse.Namespace) -> int:

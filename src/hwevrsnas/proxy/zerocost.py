@@ -290,7 +290,7 @@ class ZeroCostEvaluator(Evaluator):
         self.preset = preset if preset is not None else Preset()
         self.device = torch.device(device)
         # In float64 (a float64 preset's proxy) the network starts from the portable draw and the raw value is
-        # recorded to RAW_SIGNIFICANT digits, so it is the same on any machine (docs/evidence/kernels.md); in float32
+        # recorded to RAW_SIGNIFICANT digits, so it is the same on any machine (docs/KERNELS.md); in float32
         # it keeps PyTorch's own initialisation and depends on the platform. A float64 batch holds the same images
         # as the float32 one (its reference selects the same ones), so casting them is exact.
         self.float64 = dtype == "float64"

@@ -36,7 +36,7 @@ from scipy.stats import kendalltau, spearmanr
 from hwevrsnas.proxy.batch import load_or_build_batch
 from hwevrsnas.proxy.determinism import pinned_threads, platform
 from hwevrsnas.proxy.presets import get_preset
-from hwevrsnas.proxy.study import rank_correlations, stratified_sample
+from hwevrsnas.analysis.fidelity.sample import rank_correlations, stratified_sample
 from hwevrsnas.proxy.zerocost import SCORE_FUNCTIONS
 from hwevrsnas.proxy.zerocost_az_meco_zico import (
     az_expressivity,

@@ -29,6 +29,30 @@ ANYTIME_FIGURE = f"{EVIDENCE_DIR}/anytime"
 REPLICATES_DIR = "docs/fidelity_replicates"
 REPLICATES_FILES = ("replicates.md", "replicates.csv", "replicate_pairs.csv")
 RUNS_DIR = RUN.removesuffix(f"/{LEAF}.json")
+# The default job (`make run`) runs in a folder of its own, sharing resources/ (sources, tables, score cache), and
+# its devices table is the README's; every figure in it is the same on any machine (a test checks).
+DEFAULT_JOB_CONFIG = "config/config.yaml"
+# The published tables recomputed under both kernel sets wherever `make evidence` runs, and the kernel comparisons
+# `make kernels` recorded on the machines it ran on.
+REPRODUCTION_PAGE = f"{EVIDENCE_DIR}/reproduction.md"
+# The earlier sample study (stratified, 200 classes; GPU variants of the full network): each committed score file
+# summarised (`hwevrsnas fidelity sample summarise`), since scoring it again needs a GPU.
+SAMPLE_STUDY_DIR = "docs/fidelity"
+SAMPLE_STUDY_SUMMARIES = f"{SAMPLE_STUDY_DIR}/summaries"
+SAMPLE_STUDY_FILES = {
+    "gpu_variants": ("scores.csv", "seconds.csv"),
+    "quick": ("quick_scores.csv", "quick_seconds.csv"),
+    "zerocost": ("zerocost_scores.csv", "zerocost_seconds.csv"),
+    "fresh": ("fresh/scores.csv", "fresh/seconds.csv"),
+}
+# hw-evrsnas at the faithful `paper` preset on one device's thresholds (hours of float32 training on a CPU): the
+# committed search results are read; a missing one is searched again (`hwevrsnas evidence paper-preset-searches`).
+PAPER_PRESET_PAGE = f"{EVIDENCE_DIR}/paper_preset.md"
+PAPER_PRESET_RUNS = "docs/runs/paper_preset"
+PAPER_PRESET_SETTING = {"device": "edgegpu", "metric": "latency", "seed": 0, "quantiles": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)}
+KERNEL_RECORDS_DIR = "docs/kernels"
+DEFAULT_JOB_DIR = "results/default_job"
+DEFAULT_JOB_PAGE = "docs/default/devices.md"
 PUBLISHED = {
     "quick": "docs/scores/nb201-quick.csv",
     "zerocost": "docs/scores/nb201-zerocost.csv",
@@ -63,6 +87,10 @@ def evidence_targets() -> list[str]:
         *(f"{ENSEMBLE_DIR}/{name}" for name in ENSEMBLE_FILES),
         AZ_NAS_PAGE,
         ORACLE_GAP,
+        DEFAULT_JOB_PAGE,
+        REPRODUCTION_PAGE,
+        PAPER_PRESET_PAGE,
+        *(f"{SAMPLE_STUDY_SUMMARIES}/{name}/summary.md" for name in SAMPLE_STUDY_FILES),
         *(f"{PAPER_SAMPLE_DIR}/{name}" for name in PAPER_SAMPLE_FILES),
         *(f"{REPLICATES_DIR}/{name}" for name in REPLICATES_FILES),
         *(f"{ANYTIME_FIGURE}{width}.{fmt}" for width in ("", "-column") for fmt in ("png", "pdf")),
@@ -70,8 +98,8 @@ def evidence_targets() -> list[str]:
 
 
 __all__ = [
-    "ANYTIME_FIGURE", "ANYTIME_PAGE", "RUNS_DIR", "AZ_NAS_PAGE", "ENSEMBLE_DIR", "ENSEMBLE_FILES", "EVIDENCE_DIR",
-    "EVIDENCE_FIDELITY_DIR", "EVIDENCE_TABLES", "EXTRA_PLATFORM", "ORACLE_GAP", "PAPER_SAMPLE_DIR", "PAPER_SAMPLE_FILES",
-    "PAPER_SAMPLE_PLATFORM", "PAPER_SAMPLE_SEED", "PAPER_SAMPLE_SIZE", "PUBLISHED", "PUBLISHED_PRESET",
-    "REPLICATES_DIR", "REPLICATES_FILES", "ZEROCOST_PLATFORM", "replicate_tables", "evidence_proxy_seed", "evidence_targets",
+    "ANYTIME_FIGURE", "ANYTIME_PAGE", "DEFAULT_JOB_CONFIG", "DEFAULT_JOB_DIR", "DEFAULT_JOB_PAGE", "RUNS_DIR", "AZ_NAS_PAGE", "ENSEMBLE_DIR", "ENSEMBLE_FILES", "EVIDENCE_DIR",
+    "EVIDENCE_FIDELITY_DIR", "EVIDENCE_TABLES", "EXTRA_PLATFORM", "KERNEL_RECORDS_DIR", "REPRODUCTION_PAGE", "ORACLE_GAP", "PAPER_SAMPLE_DIR", "PAPER_SAMPLE_FILES",
+    "PAPER_PRESET_PAGE", "PAPER_PRESET_RUNS", "PAPER_PRESET_SETTING", "PAPER_SAMPLE_PLATFORM", "PAPER_SAMPLE_SEED", "PAPER_SAMPLE_SIZE", "PUBLISHED", "PUBLISHED_PRESET",
+    "REPLICATES_DIR", "REPLICATES_FILES", "SAMPLE_STUDY_DIR", "SAMPLE_STUDY_FILES", "SAMPLE_STUDY_SUMMARIES", "ZEROCOST_PLATFORM", "replicate_tables", "evidence_proxy_seed", "evidence_targets",
 ]  # fmt: skip

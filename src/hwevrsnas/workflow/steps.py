@@ -173,13 +173,13 @@ def run_aggregate(
 
 
 def study_argv(study: Mapping[str, Any], device: str, out: str | Path, workers: int) -> list[list[str]]:
-    """The two `hwevrsnas` command lines of the fidelity study: `study run`, then `study summarise`."""
-    run = ["study", "run", "--n", str(study["n"]), "--seed", str(study["seed"]), "--out", str(out)]
+    """The two `hwevrsnas` command lines of the fidelity study: `fidelity sample run`, then `fidelity sample summarise`."""
+    run = ["fidelity", "sample", "run", "--n", str(study["n"]), "--seed", str(study["seed"]), "--out", str(out)]
     for variant in study.get("variants") or ():
         run += ["--variant", variant]
     run += ["--sources", SOURCES_DIR, "--tables", TABLES_DIR, "--batch-dir", BATCH_DIR, "--cache", CACHE_DIR]
     run += ["--device", device, "--workers", str(workers)]
-    return [run, ["study", "summarise", "--study", str(out), "--seed", str(study["seed"])]]
+    return [run, ["fidelity", "sample", "summarise", "--study", str(out), "--seed", str(study["seed"])]]
 
 
 def run_fidelity_study(study: Mapping[str, Any], accelerator: str, out: str | Path, workers: int) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hwevrsnas.analysis.fidelity import class_frame, hwnasbench_slices, proxy_oracle_regret
+from hwevrsnas.analysis.fidelity.full import class_frame, hwnasbench_slices, proxy_oracle_regret
 from hwevrsnas.errors import InputError
 from hwevrsnas.reproduction import preset_of
 from hwevrsnas.scores import ScoreTable

@@ -239,9 +239,10 @@ def add_rank_combinations(scores: pd.DataFrame, with_column: str = "params") -> 
 
     Both ranks are taken over the same rows, those where the proxy has a value (a proxy scored on a
     subset of the sample is combined within that subset, never against ranks over the whole sample).
+    Combinations already in the table (a scores.csv written by `write_outputs`) are recomputed, not combined again.
     """
     out = scores.copy()
-    for column in [c for c in scores.columns if ":" in c]:
+    for column in [c for c in scores.columns if ":" in c and not c.endswith(f"+{with_column}")]:
         present = out[column].notna() & out[with_column].notna()
         combined = pd.Series(np.nan, index=out.index)
         combined[present] = (out.loc[present, column].rank() + out.loc[present, with_column].rank()) / 2

@@ -20,9 +20,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from hwevrsnas.analysis.fidelity import AZ_NAS, AZ_NAS_MEMBERS, az_nas_column, fidelity_table, proxy_scores, with_rank_means
+from hwevrsnas.analysis.fidelity.full import AZ_NAS, AZ_NAS_MEMBERS, az_nas_column, fidelity_table, proxy_scores, with_rank_means
 from hwevrsnas.analysis.published import published_frame
-from hwevrsnas.analysis.tables import markdown
+from hwevrsnas.analysis.result_tables import markdown
 from hwevrsnas.scores import ScoreTable
 from hwevrsnas.spaces import get_space
 
