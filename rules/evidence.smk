@@ -260,12 +260,15 @@ rule evidence_anytime:
 
 
 rule evidence:
-    """Every page above, then the generated regions of README.md and docs/*.md (no output: it always embeds)."""
+    """Every page above, the index of them (docs/RESULTS.md), then the generated regions of README.md and docs/*.md
+    (no output: it always embeds)."""
     input:
         pipeline.evidence_targets(),
-    conda:
-        CONDA_ENV
     log:
         "logs/evidence/embed.log",
-    shell:
-        "hwevrsnas evidence embed --root . > {log:q} 2>&1"
+    run:
+        from hwevrsnas.atomic import write_text
+
+        made = [(r.name, r.docstring, [str(o) for o in r.output]) for r in workflow.rules if r.name.startswith("evidence")]
+        write_text(pipeline.RESULTS_PAGE, pipeline.results_index(made))
+        shell("hwevrsnas evidence embed --root . > {log:q} 2>&1")

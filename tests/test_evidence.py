@@ -44,3 +44,19 @@ def test_an_rsnas_export_without_its_preset_is_refused(nb201_h5: Path, tmp_path:
                    "--out", str(tmp_path), "--csv", str(tmp_path / "ens.csv")])  # fmt: skip
     assert status == 2
     assert "nb201-quick.csv holds a representation-similarity score: name its preset (--preset-of-csv)" in capsys.readouterr().err
+
+
+def test_the_results_index_names_every_rule_its_files_and_what_it_reads() -> None:
+    from hwevrsnas.workflow.evidence import EVIDENCE_SOURCES, results_index
+
+    page = results_index([
+        ("evidence_table", "One aggregate table of the grid,\n        as docs/SEARCH.md embeds it.", ["docs/evidence/{name}.md"]),
+        ("evidence", "Every page above.", []),
+    ])  # fmt: skip
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    # sorted by rule, docstrings on one line, several outputs in one cell, a rule without outputs said so
+    assert rows == [
+        "| `evidence` | (the regions) | Every page above. |",
+        "| `evidence_table` | `docs/evidence/{name}.md` | One aggregate table of the grid, as docs/SEARCH.md embeds it. |",
+    ]
+    assert all(f"- `{path}`: {what}" in page for path, what in EVIDENCE_SOURCES)

@@ -1,6 +1,6 @@
 """Validate the zero-cost proxies of proxy/zerocost_az_meco_zico.py on a stratified sample of NB201 classes.
 
-For a fixed stratified sample of non-degenerate NB201 isomorphism classes (`study.stratified_sample`,
+For a fixed stratified sample of non-degenerate NB201 isomorphism classes (`analysis.fidelity.sample.stratified_sample`,
 one class per accuracy stratum), score each class representative on the NB201 network at C=16,
 N=5 with a CIFAR-10 head, built after `torch.manual_seed(--init-seed)` as `ZeroCostEvaluator`
 does, with the quick preset's proxy batch (32 CIFAR-10 training images). Metrics: the three AZ-NAS
