@@ -175,7 +175,8 @@ rule evidence_paper_sample:
 
 
 rule evidence_paper_preset:
-    """hw-evrsnas at the `paper` preset beside `quick` on one device's thresholds, from the committed search results."""
+    """hw-evrsnas at the `paper` preset beside `quick` on one device's thresholds, from the committed search results
+    (a missing one is searched again, from the committed score cache)."""
     input:
         runs=sorted(glob.glob(f"{pipeline.PAPER_PRESET_RUNS}/**/*.json", recursive=True)),
         scores=lambda wc: pipeline.score_table(config, 0),

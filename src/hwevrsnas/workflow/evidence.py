@@ -46,7 +46,8 @@ SAMPLE_STUDY_FILES = {
     "fresh": ("fresh/scores.csv", "fresh/seconds.csv"),
 }
 # hw-evrsnas at the faithful `paper` preset on one device's thresholds (hours of float32 training on a CPU): the
-# committed search results are read; a missing one is searched again (`hwevrsnas evidence paper-preset-searches`).
+# committed search results are read; a missing one is searched again (`hwevrsnas evidence paper-preset-searches`),
+# resuming from the committed score cache.
 PAPER_PRESET_PAGE = f"{EVIDENCE_DIR}/paper_preset.md"
 PAPER_PRESET_RUNS = "docs/runs/paper_preset"
 PAPER_PRESET_SETTING = {"device": "edgegpu", "metric": "latency", "seed": 0, "quantiles": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)}
