@@ -138,13 +138,12 @@ rule evidence_reproduction:
     params:
         sources=lambda wc, input: os.path.dirname(input.stamp),
         tables=lambda wc, input: os.path.dirname(input.table),
-        records=lambda wc, input: " ".join(shlex.quote(path) for path in input.records),
     conda:
         CONDA_ENV
     log:
         "logs/evidence/reproduction.log",
     shell:
-        "hwevrsnas evidence reproduction --scores {input.scores:q} --sample 3 --records {params.records} "
+        "hwevrsnas evidence reproduction --scores {input.scores:q} --sample 3 --records {input.records:q} "
         "--sources {params.sources:q} --tables {params.tables:q} --out {output:q} > {log:q} 2>&1"
 
 

@@ -276,7 +276,9 @@ def run_reproduction(args: argparse.Namespace) -> int:
     locations = {"sources": args.sources, "tables": args.tables, "batch_dir": args.batch_dir}
     live = [verify(table, args.sample, 0, kernels, workers=1, **locations)
             for table in args.scores for kernels in ("default", "lower")]  # fmt: skip
-    records = sorted((read_json(path) for path in args.records), key=lambda r: (r.provenance.get("machine", ""), r.proxy != "rsnas", r.dtype, r.preset, r.proxy))
+    # By machine, then its rsnas records before its zero-cost ones.
+    records = sorted((read_json(path) for path in args.records),
+                     key=lambda r: (r.provenance.get("machine", ""), r.proxy != "rsnas", r.dtype, r.preset, r.proxy))
     command = _command("reproduction", "--scores", *args.scores, f"--sample {args.sample}",
                        *(["--records", *args.records] if args.records else []), f"--out {args.out}")  # fmt: skip
     text = "\n".join([

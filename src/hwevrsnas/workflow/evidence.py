@@ -32,9 +32,12 @@ RUNS_DIR = RUN.removesuffix(f"/{LEAF}.json")
 # The default job (`make run`) runs in a folder of its own, sharing resources/ (sources, tables, score cache), and
 # its devices table is the README's; every figure in it is the same on any machine (a test checks).
 DEFAULT_JOB_CONFIG = "config/config.yaml"
+DEFAULT_JOB_DIR = "results/default_job"
+DEFAULT_JOB_PAGE = "docs/default/devices.md"
 # The published tables recomputed under both kernel sets wherever `make evidence` runs, and the kernel comparisons
 # `make kernels` recorded on the machines it ran on.
 REPRODUCTION_PAGE = f"{EVIDENCE_DIR}/reproduction.md"
+KERNEL_RECORDS_DIR = "docs/kernels"
 # The earlier sample study (stratified, 200 classes; GPU variants of the full network): each committed score file
 # summarised (`hwevrsnas fidelity sample summarise`), since scoring it again needs a GPU.
 SAMPLE_STUDY_DIR = "docs/fidelity"
@@ -51,9 +54,7 @@ SAMPLE_STUDY_FILES = {
 PAPER_PRESET_PAGE = f"{EVIDENCE_DIR}/paper_preset.md"
 PAPER_PRESET_RUNS = "docs/runs/paper_preset"
 PAPER_PRESET_SETTING = {"device": "edgegpu", "metric": "latency", "seed": 0, "quantiles": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)}
-KERNEL_RECORDS_DIR = "docs/kernels"
-DEFAULT_JOB_DIR = "results/default_job"
-DEFAULT_JOB_PAGE = "docs/default/devices.md"
+RESULTS_PAGE = "docs/RESULTS.md"
 PUBLISHED = {
     "quick": "docs/scores/nb201-quick.csv",
     "zerocost": "docs/scores/nb201-zerocost.csv",
@@ -80,7 +81,6 @@ def replicate_tables(config: dict[str, Any]) -> list[str]:
     return [score_table(config, seed) for seed in score_table_seeds(config)]
 
 
-RESULTS_PAGE = "docs/RESULTS.md"
 # What `make evidence` reads and does not make: a fresh clone has them, and the pages say which command made them.
 EVIDENCE_SOURCES = (
     ("docs/scores/", "the published score tables and exports (hwevrsnas scores build | merge | export; docs/scores/README.md)"),
