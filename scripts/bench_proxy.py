@@ -36,7 +36,7 @@ from torch import nn
 
 from hwevrsnas.analysis.fidelity import sample as study
 from hwevrsnas.proxy.batch import ProxyBatch, load_or_build_batch, reference_checkpoint
-from hwevrsnas.proxy.determinism import pinned_threads
+from hwevrsnas.proxy.determinism import pinned_threads, platform
 from hwevrsnas.proxy.engine import train_and_score_many
 from hwevrsnas.proxy.presets import get_preset
 from hwevrsnas.proxy.reference import load_reference
@@ -156,7 +156,8 @@ def main() -> None:
     step_flop = mac * 2 * 3 * preset.batch_size
     plain_s = sum(s for _, s in plain) / n
     out = {
-        "preset": preset.name, "dtype": preset.dtype, "n_archs": n, "plain_threads": args.workers,
+        "platform": platform("cpu"), "preset": preset.name, "dtype": preset.dtype, "n_archs": n,
+        "plain_threads": args.workers,
         "plain_s_per_arch": plain_s,
         "single_1thread_s_per_arch": sum(s for _, s in one) / n,
         f"single_{args.workers}proc_wall_s_per_arch": many_wall / n,

@@ -253,6 +253,10 @@ def run_rows(record: dict[str, Any], path: Path | str = "", worst: WorstAccuracy
     return [run_row(record, path)]
 
 
+# A record's fields with one entry per evaluation: read into its rows, not kept for the histories and plots.
+PER_EVALUATION_FIELDS = ("evaluated", "timing")
+
+
 def _sort(df: pd.DataFrame) -> pd.DataFrame:
     """Rows in a canonical order (setting, label, seed, proxy seed, path), NaN and None last."""
     keys = [*SETTING_KEYS, "label", "seed", "proxy_seed", "path"]
@@ -263,8 +267,9 @@ def collect_records(
     run_files: Sequence[Path | str], nb201: Any = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """`collect`, plus the loaded records aligned with the rows (for histories and plots; a multi run's record
-    once per row). `nb201`: an NB201Table or a tables folder, used only for the penalised regret of infeasible
-    multi-threshold answers (module docstring)."""
+    once per row), without their per-evaluation fields (PER_EVALUATION_FIELDS: the rows are made from them, and
+    they are most of a record's memory). `nb201`: an NB201Table or a tables folder, used only for the penalised
+    regret of infeasible multi-threshold answers (module docstring)."""
     paths = [Path(p) for p in run_files]
     if not paths:
         raise ValueError("no run files to collect")
@@ -281,7 +286,7 @@ def collect_records(
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             detail = f"missing key {err.args[0]!r}" if isinstance(err, KeyError) else str(err)
             raise DamagedFile(path, f"malformed run file: {detail}", rerun_hint(path)) from err
-        records[str(path)] = record
+        records[str(path)] = {key: value for key, value in record.items() if key not in PER_EVALUATION_FIELDS}
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     for key in FLOAT_FIELDS:
         df[key] = df[key].astype(float)
@@ -358,6 +363,6 @@ def at_budgets(df: pd.DataFrame, records: Sequence[dict[str, Any]], budgets: Seq
 
 
 __all__ = [
-    "COLUMNS", "SETTING_KEYS", "WorstAccuracy", "at_budgets", "collect", "collect_records", "find_run_files", "ga_hash",
+    "COLUMNS", "PER_EVALUATION_FIELDS", "SETTING_KEYS", "WorstAccuracy", "at_budgets", "collect", "collect_records", "find_run_files", "ga_hash",
     "multi_rows", "proxy_seed_of", "run_row", "run_rows",
 ]  # fmt: skip
