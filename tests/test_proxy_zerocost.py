@@ -96,6 +96,22 @@ def test_params_equal_analytic_count() -> None:
         assert params(NB201Network(ops)) == pytest.approx(float(nb201.params_mb(ops)), abs=1e-12)
 
 
+def test_the_evaluator_counts_params_and_flops_without_a_network_to_the_built_networks_bits(batch: ProxyBatch) -> None:
+    """A served search's #params come from `NB201Space.static_metric`: equal (==) to the built network's count, over
+    isomorphism classes of every shape, and no network is built for them (their build takes no time)."""
+    space = nb201.SPACE
+    classes = space.classes()
+    sample = classes[np.random.default_rng(0).choice(len(classes), 24, replace=False)]
+    for preset in (SMALL, Preset()):
+        shape = space.network_shape(preset.C, preset.N, 10)
+        for metric in ("params", "flops"):
+            evaluator = ZeroCostEvaluator("nb201", metric, batch, preset=preset)
+            for ops in sample:
+                raw = evaluator.raw_result(ops)
+                built = SCORE_FUNCTIONS[metric](space.build_network(space.representative(ops), **shape), batch.images)
+                assert raw.raw == built and raw.extra["build_seconds"] == 0.0, (metric, ops, raw.raw, built)
+
+
 def test_flops_analytic_for_nb201_and_hooks_agree_where_every_edge_is_computed() -> None:
     images, _ = _images(2)
     for ops in NB201_ARCHS:

@@ -44,6 +44,16 @@ def test_shard_rows_partition_the_classes() -> None:
             shard_rows(10, bad)
 
 
+def test_more_cpu_workers_than_cores_are_lowered_to_the_cores_with_the_same_scores(tmp_path, nb201_h5, caplog, monkeypatch):
+    """Each CPU worker trains on one pinned thread, so workers beyond the usable cores only add memory."""
+    one = ScoreTable.open(build(tmp_path, nb201_h5.parent, "one", "--shard", "1/50"))
+    monkeypatch.setattr("hwevrsnas.proxy.determinism.usable_cores", lambda: 1)
+    with caplog.at_level("WARNING", logger="hwevrsnas"):
+        many = ScoreTable.open(build(tmp_path, nb201_h5.parent, "many", "--shard", "1/50", "--workers", "64"))
+    assert "--workers 64 lowered to 1, the cores this process may run on" in caplog.text
+    assert many.content_checksum() == one.content_checksum()
+
+
 def test_shards_merge_to_the_content_of_one_build(tmp_path: Path, nb201_h5: Path, capsys, caplog) -> None:
     with caplog.at_level("INFO", logger="hwevrsnas"):
         whole = ScoreTable.open(build(tmp_path, nb201_h5.parent, "whole"))

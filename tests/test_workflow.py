@@ -861,17 +861,21 @@ def test_a_served_table_serves_only_the_proxies_it_holds(tmp_path):
 
     rsnas = complete_table({"kind": "rsnas", "preset": get_preset("tiny").digest}, "rsnas:tiny", tmp_path / "rsnas.h5")
     config = load(TEST_CONFIG)
-    config["methods"] = ["hw-evrsnas", "zc-params", "oracle"]
+    config["methods"] = ["hw-evrsnas", "hw-evrsnas-params", "zc-params", "oracle"]
     config["scores"]["table"] = str(rsnas)
     pipeline.check_config(config)
-    ga, params = (pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", m, 0).wildcards() for m in ("hw-evrsnas", "zc-params"))
+    ga, combined, params = (pipeline.Leaf("nb201", "cifar10", "fpga", "latency", "q0.5", m, 0).wildcards()
+                            for m in ("hw-evrsnas", "hw-evrsnas-params", "zc-params"))  # fmt: skip
     assert pipeline.search_inputs(config, ga)["scores"] == [str(rsnas)] and "--scores" in pipeline.search_args(config, ga)
+    # A combination reads the member the table holds (its #params are counted by the leaf).
+    assert pipeline.search_inputs(config, combined)["scores"] == [str(rsnas)]
+    assert "--scores" in pipeline.search_args(config, combined)
     assert "scores" not in pipeline.search_inputs(config, params) and "--scores" not in pipeline.search_args(config, params)
     # A table holding none of the grid's proxies serves nothing: refused, naming what it holds and what is needed.
     other = complete_table({"kind": "zc", "metric": "synflow"}, "zc:synflow", tmp_path / "synflow.h5", name="zc:synflow")
     config["scores"]["table"] = str(other)
     with pytest.raises(pipeline.ConfigError, match=r"config key scores\.table: .*synflow\.h5 holds none of the proxies of this "
-                                            r"grid's NB201 methods \(it holds zc:synflow; they use rsnas, zc:params\)"):  # fmt: skip
+                                            r"grid's NB201 methods \(it holds zc:synflow; they use rsnas, rsnas\+params, zc:params\)"):  # fmt: skip
         pipeline.check_config(config)
 
 

@@ -141,6 +141,7 @@ def run_build(args: argparse.Namespace) -> int:
     from hwevrsnas.proxy import ProxyContext, get_proxy
     from hwevrsnas.proxy.batch import load_or_build_batch
     from hwevrsnas.proxy.cache import ScoreCache
+    from hwevrsnas.proxy.determinism import usable_cores
     from hwevrsnas.proxy.presets import get_preset
     from hwevrsnas.scores import ProxyColumns, ScoreTable
     from hwevrsnas.spaces import get_space
@@ -152,11 +153,17 @@ def run_build(args: argparse.Namespace) -> int:
     positions, representatives = select_classes(space, args.archs, args.shard, args.tables)
     loader = functools.partial(load_or_build_batch, preset, Path(args.sources), Path(args.batch_dir))
     cache = ScoreCache(args.cache) if args.cache else None
-    context = ProxyContext(space.name, preset, loader, cache, args.device, args.workers, args.engine, args.batch_size)
+    workers = args.workers
+    if args.device == "cpu" and workers > usable_cores():
+        # A CPU worker trains on one pinned thread: one beyond the cores adds its memory (torch, network, batch)
+        # and no speed, and scores do not depend on the number of workers.
+        workers = usable_cores()
+        log.warning("--workers %d lowered to %d, the cores this process may run on", args.workers, workers)
+    context = ProxyContext(space.name, preset, loader, cache, args.device, workers, args.engine, args.batch_size)
     proxies = {}
     for spec in specs:
         evaluator = spec.make(context)
-        chunk = max(1, args.batch_size * args.workers * 4)
+        chunk = max(1, args.batch_size * workers * 4)
         results = []
         bar = tqdm(total=len(representatives), desc=f"{spec.name} {preset.name}", disable=_bar(args.progress))
         for start in range(0, len(representatives), chunk):

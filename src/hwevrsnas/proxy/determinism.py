@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import platform as _platform
 import subprocess
 import sys
@@ -40,6 +41,14 @@ def pinned_threads(threads: int = SCORE_THREADS) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (what SLURM or taskset grants it), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on macOS
+        return os.cpu_count() or 1
 
 
 def platform(device: str) -> str:

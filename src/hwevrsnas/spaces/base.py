@@ -148,6 +148,11 @@ class Space:
         """The keyword arguments of the network class for a proxy preset's width C and depth N (spaces may ignore them)."""
         return {"num_classes": num_classes}
 
+    def static_metric(self, metric: str, ops: np.ndarray | Sequence[int], resolution: int, **shape: Any) -> float | None:
+        """A metric of the network that needs neither weights nor images (`params`, `flops`), counted from the ops
+        without building the network, where the space can; None where it cannot (the network is then built)."""
+        return None
+
     def build_network(self, ops: np.ndarray | Sequence[int], **shape: Any) -> Any:
         """The torch network of one architecture (imports torch); `shape` holds the space's size knobs."""
         module_name, _, class_name = self.network.partition(":")

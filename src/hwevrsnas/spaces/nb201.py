@@ -362,5 +362,13 @@ class NB201Space(Space):
         """The network's size knobs: C channels, N cells per stage."""
         return {"C": C, "N": N, "num_classes": num_classes}
 
+    def static_metric(self, metric: str, ops: np.ndarray | Sequence[int], resolution: int, **shape: Any) -> float | None:
+        """#params (millions) and MFLOPs by `params_mb` and `flops_m`: the values the built network gives, counted."""
+        if metric == "params":
+            return float(params_mb(self.single(ops), shape["num_classes"], shape["C"], shape["N"]))
+        if metric == "flops":
+            return float(flops_m(self.single(ops), shape["num_classes"], C=shape["C"], N=shape["N"], resolution=resolution))
+        return None
+
 
 SPACE = NB201Space()

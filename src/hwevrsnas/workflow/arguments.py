@@ -83,8 +83,10 @@ def batch_seed(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> int:
 
 def uses_score_table(config: Mapping[str, Any], leaf: Leaf) -> bool:
     """Whether a leaf reads a score table: the config asks for one, the space is NB201, the method uses a proxy, and
-    a served table (`scores.table`) holds that proxy; a leaf whose proxy a served table lacks (a published table of
-    rsnas scores, a zc-params leaf) scores its proxy itself, as without a table."""
+    every served table (`scores.table`) holds at least one proxy it scores. A combination reads what the table holds
+    and scores the rest itself (hw-evrsnas-params: rsnas from a published table, #params counted); a leaf whose
+    proxies a served table lacks entirely (a zc-params leaf beside a table of rsnas scores) scores them itself, as
+    without a table."""
     from hwevrsnas.proxy import get_proxy
 
     wanted = config["scores"]["enabled"] or config["scores"].get("table")
@@ -95,7 +97,7 @@ def uses_score_table(config: Mapping[str, Any], leaf: Leaf) -> bool:
         return True
     scored = set(get_proxy(method.proxy).scored)
     held = [served_table_proxies(score_table(config, seed)) for seed in read_seeds(leaf)]
-    return all(proxies is None or scored <= proxies for proxies in held)
+    return all(proxies is None or scored & proxies for proxies in held)
 
 
 def served_table_proxies(path: str) -> frozenset[str] | None:
