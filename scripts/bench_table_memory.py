@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from hwevrsnas.proxy.determinism import platform
+from hwevrsnas.proxy.determinism import platform, usable_cores
 
 MB = 1024 * 1024
 
@@ -69,10 +69,10 @@ def main() -> None:
             table = str(Path(scratch) / f"w{workers}.h5")
             argv = [*python, "scores", "build", "--preset", args.preset, "--shard", args.shard, "--workers",
                     str(workers), "--cache", "", "--no-progress", "--out", table]  # fmt: skip
-            rows.append((f"`scores build`, {workers} worker{'s' * (workers > 1)}", peak_rss(argv)))
+            rows.append((f"`scores build --workers {workers}`", peak_rss(argv)))
     lines = [
         f"Peak resident memory of a `{args.preset}` table build of shard {args.shard}, no score cache; "
-        f"platform `{platform('cpu')}`.",
+        f"platform `{platform('cpu')}`, {usable_cores()} usable cores (`scores build` lowers --workers to them).",
         "",
         "| run | wall (s) | peak RSS, process tree summed (MB) | peak RSS, largest process (MB) |",
         "|---|---:|---:|---:|",
