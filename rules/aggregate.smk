@@ -4,8 +4,11 @@
 rule aggregate:
     """Tables main/devices/cost/comparisons (+ fidelity) and the per-device, history (+ fidelity) plots."""
     input:
-        runs=pipeline.run_targets(config),
-        checks=pipeline.check_targets(config),
+        # The slice summaries stand for the runs and their checks: each summary depends on its slice's checks and
+        # each check on its run, so a changed run reruns its check, its slice and this job. The runs are read from
+        # params.runs: declared as inputs, Snakemake would hash every run file once per output of this job after
+        # it ran (minutes for the evidence grid's thousands of runs and dozens of outputs).
+        slices=pipeline.slice_targets(config),
         tables=sorted({pipeline.TABLE_FILES[leaf.space] for leaf in pipeline.expand_grid(config)}),
         study=pipeline.study_outputs() if pipeline.study_enabled(config) else [],
     # update(): Snakemake deletes a job's outputs before running it, so a forced aggregate that fails (a damaged
@@ -21,6 +24,7 @@ rule aggregate:
             for path in pipeline.aggregate_plots(config)
         ],
     params:
+        runs=pipeline.run_targets(config),
         energy=pipeline.energy_settings(config),
         budgets=config["search"]["budgets"] or [],
     conda:

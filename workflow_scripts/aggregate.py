@@ -5,6 +5,6 @@ from hwevrsnas.workflow import steps
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with steps.script_logging(smk.log[0]):
     steps.run_aggregate(
-        list(smk.input.runs), smk.params.energy, study=bool(smk.input.study), budgets=smk.params.budgets,
+        list(smk.params.runs), smk.params.energy, study=bool(smk.input.study), budgets=smk.params.budgets,
         outputs=list(smk.output),
     )
