@@ -369,7 +369,8 @@ class ZeroCostEvaluator(Evaluator):
         return self._raw_memo[canonical]
 
     def _measure(self, ops: np.ndarray, function: Callable[..., Any]) -> tuple[Any, float, float]:
-        """`function` of the class representative's freshly seeded network, its seconds and the build's seconds."""
+        """`function` of the class representative's freshly seeded network, its seconds and the build's seconds; a
+        static metric the space counts from the ops (`Space.static_metric`) builds no network (build seconds 0)."""
         representative = self.space.representative(ops)
         if self.metric in STATIC_METRICS and function is SCORE_FUNCTIONS[self.metric]:
             # A count of the ops equals the built network's to the last bit, and building a full-size network costs
