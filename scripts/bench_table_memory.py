@@ -11,6 +11,7 @@ largest single process is reported beside it. Baseline in the same run: one bare
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -81,8 +82,7 @@ def main() -> None:
     markdown = "\n".join(lines) + "\n"
     print(markdown)
     if args.out:
-        command = (f"python scripts/bench_table_memory.py --preset {args.preset} --shard {args.shard} "
-                   f"--workers {' '.join(map(str, args.workers))} --out {args.out}")  # fmt: skip
+        command = shlex.join(["python", f"scripts/{Path(__file__).name}", *sys.argv[1:]])
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(f"    {command}\n\n{markdown}")
 

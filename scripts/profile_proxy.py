@@ -16,6 +16,8 @@ Two measurements in one run, one thread (a table build runs one thread per proce
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -155,7 +157,7 @@ def main() -> None:
     markdown = "\n".join(lines) + "\n"
     print(markdown)
     if args.out:
-        command = f"python scripts/profile_proxy.py --preset {args.preset} --n {args.n} --out {args.out}"
+        command = shlex.join(["python", f"scripts/{Path(__file__).name}", *sys.argv[1:]])
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(f"    {command}\n\n{markdown}")
 

@@ -153,11 +153,10 @@ def run_build(args: argparse.Namespace) -> int:
     positions, representatives = select_classes(space, args.archs, args.shard, args.tables)
     loader = functools.partial(load_or_build_batch, preset, Path(args.sources), Path(args.batch_dir))
     cache = ScoreCache(args.cache) if args.cache else None
-    workers = args.workers
-    if args.device == "cpu" and workers > usable_cores():
-        # A CPU worker trains on one pinned thread: one beyond the cores adds its memory (torch, network, batch)
-        # and no speed, and scores do not depend on the number of workers.
-        workers = usable_cores()
+    # A CPU worker trains on one pinned thread: one beyond the cores adds its memory (torch, network, batch) and no
+    # speed, and scores do not depend on the number of workers.
+    workers = min(args.workers, usable_cores()) if args.device == "cpu" else args.workers
+    if workers < args.workers:
         log.warning("--workers %d lowered to %d, the cores this process may run on", args.workers, workers)
     context = ProxyContext(space.name, preset, loader, cache, args.device, workers, args.engine, args.batch_size)
     proxies = {}

@@ -372,18 +372,17 @@ class ZeroCostEvaluator(Evaluator):
         """`function` of the class representative's freshly seeded network, its seconds and the build's seconds; a
         static metric the space counts from the ops (`Space.static_metric`) builds no network (build seconds 0)."""
         representative = self.space.representative(ops)
+        shape = self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES)
         if self.metric in STATIC_METRICS and function is SCORE_FUNCTIONS[self.metric]:
             # A count of the ops equals the built network's to the last bit, and building a full-size network costs
             # a table-served search most of its time.
             start = time.perf_counter()
-            shape = self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES)
             counted = self.space.static_metric(self.metric, representative, int(self.images.shape[-1]), **shape)
             if counted is not None:
                 return counted, time.perf_counter() - start, 0.0
         with pinned_threads():
             start = time.perf_counter()
             torch.manual_seed(self.seed)
-            shape = self.space.network_shape(self.preset.C, self.preset.N, CIFAR10_CLASSES)
             model = self.space.build_network(representative, **shape)
             if self.float64:
                 model = model.double()
