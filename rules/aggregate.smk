@@ -27,6 +27,7 @@ rule aggregate:
         runs=pipeline.run_targets(config),
         energy=pipeline.energy_settings(config),
         budgets=config["search"]["budgets"] or [],
+    threads: config["threads"]["aggregate"]
     conda:
         CONDA_ENV
     log:

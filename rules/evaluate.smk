@@ -17,6 +17,9 @@ rule evaluate:
         args=lambda wc: pipeline.check_args(config, wc),
     log:
         pipeline.CHECK_LOG,
+    # A check runs as soon as its search has finished: a check left waiting adds its files to every scheduling
+    # round (docs/bench/scheduler.md), and a failed check shows at once.
+    priority: 1
     run:
         pipeline.run_check_leaf(workflow, input.run, params.args, output[0], log[0])
 

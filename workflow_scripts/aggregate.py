@@ -6,5 +6,5 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 with steps.script_logging(smk.log[0]):
     steps.run_aggregate(
         list(smk.params.runs), smk.params.energy, study=bool(smk.input.study), budgets=smk.params.budgets,
-        outputs=list(smk.output),
+        outputs=list(smk.output), workers=smk.threads,
     )

@@ -30,9 +30,12 @@ arguments give byte-identical tables and figures.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import multiprocessing
+import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -129,6 +132,48 @@ def _front_plots(df: pd.DataFrame, records: Sequence[dict[str, Any]], table: Any
     return written
 
 
+def _run_figures(df: pd.DataFrame, records: Sequence[dict[str, Any]], tables_dir: Path, plots_dir: Path) -> list[Path]:
+    """The figures drawn from the runs themselves: per-slice device and front plots, the history plot."""
+    from hwevrsnas.analysis.plots import plot_history
+
+    written: list[Path] = []
+    if (df["space"] == "nb201").any():
+        from hwevrsnas.tables.store import NB201Table
+
+        table = NB201Table.open(tables_dir / "nb201.h5")
+        written += _device_plots(df, table, plots_dir)
+        written += _front_plots(df, records, table, plots_dir)
+    written += plot_history(records, plots_dir / HISTORY_PLOT, labels=list(df["label"]))
+    return written
+
+
+# What a forked figure worker draws from: inherited with the process's memory, where passing them as arguments
+# would pickle every record to the worker and back.
+_FIGURE_INPUTS: tuple[Any, ...] = ()
+
+
+def _forked_run_figures() -> list[Path]:
+    return _run_figures(*_FIGURE_INPUTS)
+
+
+def _start_run_figures(df: pd.DataFrame, records: Sequence[dict[str, Any]], tables_dir: Path, plots_dir: Path,
+                       workers: int) -> Callable[[], list[Path]]:  # fmt: skip
+    """Draw the run figures beside the tables in a forked process when `workers` > 1 on Linux (elsewhere forking a
+    process that has loaded native libraries is not safe); call the result for their paths."""
+    global _FIGURE_INPUTS
+    if workers < 2 or not sys.platform.startswith("linux"):
+        return lambda: _run_figures(df, records, tables_dir, plots_dir)
+    _FIGURE_INPUTS = (df, records, tables_dir, plots_dir)
+    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        future = pool.submit(_forked_run_figures)
+    finally:
+        _FIGURE_INPUTS = ()
+        pool.shutdown(wait=False)
+
+    return future.result
+
+
 def aggregate(
     run_files: Sequence[Path | str],
     tables_dir: Path | str,
@@ -137,13 +182,16 @@ def aggregate(
     energy: Mapping[str, float] | None = None,
     study_dir: Path | str | None = None,
     budgets: Sequence[int] = (),
+    workers: int = 1,
 ) -> list[Path]:
     """Write the tables (main, cost, comparisons, fidelity; anytime and reach with `budgets`) and figures of a set of
-    run files; return their paths."""
-    from hwevrsnas.analysis.plots import plot_anytime, plot_history
+    run files; return their paths. With `workers` > 1, the run figures are drawn in a second process meanwhile (the
+    same bytes)."""
+    from hwevrsnas.analysis.plots import plot_anytime
 
     out_dir, plots_dir, tables_dir = Path(out_dir), Path(plots_dir), Path(tables_dir)
     df, records = collect_records(run_files, nb201=tables_dir)  # the table only for infeasible multi answers
+    run_figures = _start_run_figures(df, records, tables_dir, plots_dir, workers)
     written: list[Path] = []
 
     main = main_table(df)
@@ -192,14 +240,7 @@ def aggregate(
         written += write_table(reach, out_dir / REACH_TABLE, {"*": ".3g"}, title="Budget to reach a regret")
         written += plot_anytime(anytime, plots_dir / ANYTIME_PLOT)
 
-    if (df["space"] == "nb201").any():
-        from hwevrsnas.tables.store import NB201Table
-
-        table = NB201Table.open(tables_dir / "nb201.h5")
-        written += _device_plots(df, table, plots_dir)
-        written += _front_plots(df, records, table, plots_dir)
-    written += plot_history(records, plots_dir / HISTORY_PLOT, labels=list(df["label"]))
-    return written
+    return written + run_figures()
 
 
 __all__ = ["FRONTS_TABLE", "NINE_CONSTRAINTS_TABLE", "aggregate"]

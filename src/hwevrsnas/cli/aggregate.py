@@ -30,6 +30,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--grid-gco2-per-kwh", type=float, default=DEFAULT_ENERGY["grid_gco2_per_kwh"],
                    help="grid carbon intensity, gCO2/kWh (default: %(default)s, IEA 2019 world average)")  # fmt: skip
     p.add_argument("--budgets", help="comma-separated budgets (unique evaluations): adds the anytime and reach tables")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes: with 2, the run figures are drawn beside the tables (default: %(default)s)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     written = aggregate(
         run_files, Path(args.tables), Path(args.out), Path(args.plots), energy=energy,
         study_dir=Path(args.study) if args.study else None,
-        budgets=[int(b) for b in args.budgets.split(",")] if args.budgets else (),
+        budgets=[int(b) for b in args.budgets.split(",")] if args.budgets else (), workers=args.workers,
     )  # fmt: skip
     print(f"aggregated {len(run_files)} runs -> {len(written)} files:")
     for path in written:

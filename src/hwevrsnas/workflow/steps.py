@@ -149,7 +149,7 @@ def summarise_slice(check_files: Sequence[str | Path], out: str | Path, labels: 
 
 def run_aggregate(
     run_files: Sequence[str | Path], energy: Mapping[str, float] | None, study: bool = False,
-    budgets: Sequence[int] = (), outputs: Sequence[str | Path] = (),
+    budgets: Sequence[int] = (), outputs: Sequence[str | Path] = (), workers: int = 1,
 ) -> list[Path]:
     """Call `analysis.report.aggregate` with the workflow's layout; RuntimeError if it did not write every one of
     the rule's `outputs` (marked update(), an output left unwritten would keep its previous, stale version)."""
@@ -163,6 +163,7 @@ def run_aggregate(
         energy=dict(energy) if energy else None,
         study_dir=Path(STUDY_DIR) if study else None,
         budgets=budgets,
+        workers=workers,
     )
     for path in written:
         log.info("wrote %s", path)
