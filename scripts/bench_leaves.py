@@ -3,8 +3,8 @@ hwevrsnas.workflow.leaf_pool) against one `hwevrsnas` process per search and per
 them before), side by side in one run, on the same leaves, with the results compared byte for byte.
 
 The leaves are the workflow's own: the evidence preset's grid (config/presets/evidence.yaml) with its proxy leaves
-served by the published float64 quick table of proxy seed 0 (`proxy.pairing: crossed`, `proxy.seeds: [0]`, so that
-every search seed reads it), the first N of them in grid order, NB201 only. Each leaf is a search and the check of
+served by the published float64 quick tables, one per proxy replicate (`scores.table`, made absolute so that the
+processes find them too), the first N of them in grid order, NB201 only. Each leaf is a search and the check of
 its result, with the arguments the workflow gives them (hwevrsnas.workflow).
 
 - `processes`: every search, then its check, as its own `hwevrsnas` process, W at a time, with no scheduler at
@@ -31,18 +31,16 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-TABLE = REPO / "docs/scores/nb201-quick-seed0.h5"
 LINKED = ("resources/tables", "resources/sources", "resources/proxy")
 
 
 def bench_config() -> dict:
-    """The evidence preset with its proxy leaves served by the seed-0 table for every search seed."""
+    """The evidence preset, its score tables named by absolute paths."""
     from snakemake.utils import validate
 
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config.update(yaml.safe_load((REPO / "config/presets/evidence.yaml").read_text()))
-    config["scores"] = {**config["scores"], "enabled": False, "table": str(TABLE)}
-    config["proxy"] = {**config["proxy"], "pairing": "crossed", "seeds": [0]}
+    config["scores"] = {**config["scores"], "table": str(REPO / config["scores"]["table"])}
     validate(config, str(REPO / "config/schema.yaml"))
     return config
 
