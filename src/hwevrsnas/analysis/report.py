@@ -147,9 +147,14 @@ def _run_figures(df: pd.DataFrame, records: Sequence[dict[str, Any]], tables_dir
     return written
 
 
-# What a forked figure worker draws from: inherited with the process's memory, where passing them as arguments
-# would pickle every record to the worker and back.
+# The figure worker's inputs, set by its initializer: a forked process inherits them with its memory, where
+# passing them with the task would pickle every record to the worker.
 _FIGURE_INPUTS: tuple[Any, ...] = ()
+
+
+def _keep_figure_inputs(*inputs: Any) -> None:
+    global _FIGURE_INPUTS
+    _FIGURE_INPUTS = inputs
 
 
 def _forked_run_figures() -> list[Path]:
@@ -160,17 +165,14 @@ def _start_run_figures(df: pd.DataFrame, records: Sequence[dict[str, Any]], tabl
                        workers: int) -> Callable[[], list[Path]]:  # fmt: skip
     """Draw the run figures beside the tables in a forked process when `workers` > 1 on Linux (elsewhere forking a
     process that has loaded native libraries is not safe); call the result for their paths."""
-    global _FIGURE_INPUTS
     if workers < 2 or not sys.platform.startswith("linux"):
         return lambda: _run_figures(df, records, tables_dir, plots_dir)
-    _FIGURE_INPUTS = (df, records, tables_dir, plots_dir)
-    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    try:
-        future = pool.submit(_forked_run_figures)
-    finally:
-        _FIGURE_INPUTS = ()
-        pool.shutdown(wait=False)
-
+    pool = concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("fork"), initializer=_keep_figure_inputs,
+        initargs=(df, records, tables_dir, plots_dir),
+    )  # fmt: skip
+    future = pool.submit(_forked_run_figures)
+    pool.shutdown(wait=False)  # the submitted task still runs; the worker exits after it
     return future.result
 
 
