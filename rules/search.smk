@@ -7,12 +7,18 @@
 # thresholds file marked ancient (a bad threshold stops the slice first; adding a threshold or device
 # adds leaves and reruns nothing else). Its params hold the search arguments its method reads, so
 # changing a GA knob, the penalty or the preset (its knob digest) reruns exactly the leaves concerned.
+#
+# A leaf is one job, its search and then its check (stage 5): Snakemake's own work per job is what a served grid
+# waits on (docs/bench/scheduler.md). The check records the digests of the bytes it passed, and the slice summary
+# (rules/evaluate.smk) refuses a run changed after it.
 
 
 rule search:
-    """Run one search; write its deterministic result and its timing sidecar.
+    """Run one search, write its deterministic result and its timing sidecar; then re-check the result.
 
-    The command runs in a warm worker process of the workflow (hwevrsnas.workflow.leaf_pool) when the run is local
+    The check (`hwevrsnas check`: threshold, tabular cost, feasibility, accuracy, exact optimum and regret, by code
+    apart from the search's) fails the job on a mismatch, its log naming every failed check.
+    Both commands run in a warm worker process of the workflow (hwevrsnas.workflow.leaf_pool) when the run is local
     with jobs in threads (the profiles' force-use-threads), else in this job's own process: the same bytes either way.
     Its environment is the workflow's own, which has the package (the Snakefile imports it), so it has no conda
     directive; wall and CPU seconds are in its timing sidecar (a Snakemake benchmark of a threaded job would measure
@@ -24,11 +30,16 @@ rule search:
     output:
         run=pipeline.RUN,
         timing=pipeline.TIMING,
+        check=pipeline.CHECK,
     params:
         args=lambda wc: pipeline.search_command_args(config, wc),
         preset_digest=lambda wc: pipeline.preset_identity(config, wc),
+        check_args=lambda wc: pipeline.check_args(config, wc),
     threads: config["threads"]["search"]
     log:
-        pipeline.SEARCH_LOG,
+        search=pipeline.SEARCH_LOG,
+        check=pipeline.CHECK_LOG,
     run:
-        pipeline.run_search_leaf(workflow, params.args, threads, output.run, log[0])
+        pipeline.run_search_and_check(
+            workflow, params.args, params.check_args, threads, output.run, output.check, log.search, log.check
+        )

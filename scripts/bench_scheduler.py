@@ -8,12 +8,13 @@ between jobs decides its wall time. It holds several scheduling rounds per finis
 the size of every input file of every ready job it weighs: in the two-job shape, a check's inputs are its own
 result files, so each check waiting to run adds to every round.
 
-- `two jobs per leaf` (a search job, then a check job, as rules/search.smk and rules/evaluate.smk run them): with
-  the ILP scheduler (Snakemake's default); the greedy one, where searches, with their larger inputs, go first and
-  the checks wait; the greedy one with `priority: 1` on the check, so that a check runs once its search has
+- `two jobs per leaf` (a search job, then a check job, as the workflow ran them before rules/search.smk held both):
+  with the ILP scheduler (Snakemake's default); the greedy one, where searches, with their larger inputs, go first
+  and the checks wait; the greedy one with `priority: 1` on the check, so that a check runs once its search has
   finished ("checks first"); and that, weighing 50 ready jobs drawn at random per round instead of every ready
-  job (`--scheduler-subsample 50`): the workflow's way (rules/evaluate.smk, profiles/default);
-- `one job per leaf` (the search and its check in one job), greedy with `--scheduler-subsample 50`.
+  job (`--scheduler-subsample 50`);
+- `one job per leaf` (the search and its check in one job), greedy with `--scheduler-subsample 50`: the workflow's
+  way (rules/search.smk, profiles/default).
 
     python scripts/bench_scheduler.py --leaves 1500 --ways 'two jobs per leaf, greedy' \
         'two jobs per leaf, greedy, checks first' 'two jobs per leaf, greedy, checks first, subsample 50' \

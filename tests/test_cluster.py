@@ -27,7 +27,7 @@ localrule fetch:
 [Tue Dec  1 03:25:01 2026] Group job leaf (jobs in lexicogr. order):
 
     [Tue Dec  1 03:25:01 2026]
-    rule evaluate:
+    rule search:
         jobid: 9
 
     [Tue Dec  1 03:25:01 2026]
@@ -45,10 +45,10 @@ def test_submissions_count_group_jobs_and_jobs_outside_groups():
 
 def test_local_rules_of_the_snakefile():
     local = cluster.local_rules(REPO / "Snakefile")
-    assert {"all", "fetch"} <= local and not {"search", "evaluate", "tables", "aggregate"} & local
+    assert {"all", "fetch"} <= local and not {"search", "tables", "aggregate"} & local
 
 
-@pytest.mark.parametrize("profile,expected", [(None, 9), (SLURM_PROFILE, 4)], ids=["no-groups", "slurm-profile"])
+@pytest.mark.parametrize("profile,expected", [(None, 6), (SLURM_PROFILE, 4)], ids=["no-groups", "slurm-profile"])
 def test_tiny_dry_run_submissions(tmp_path, profile, expected):
     """The numbers docs/CLUSTER.md and the README state for the tiny config."""
     if not SNAKEMAKE.exists():

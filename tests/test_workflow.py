@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import re
@@ -93,7 +94,7 @@ def expected_jobs(config: dict) -> int:
         fixed += len(proxy_seeds)
     elif scores.get("enabled") and nb201_proxy:  # per proxy seed: its shards, their merge and the table's fidelity
         fixed += (scores.get("shards", 8) + 2) * len(proxy_seeds)
-    return 2 * len(leaves) + 2 * len(slices) + fixed  # search + evaluate per leaf, thresholds + slice per slice
+    return len(leaves) + 2 * len(slices) + fixed  # a search (and its check) per leaf, thresholds + slice per slice
 
 
 # ---- unit tests of hwevrsnas.workflow ------------------------------------------------------------------------
@@ -306,6 +307,44 @@ def test_plot_and_table_names():
     assert pipeline.energy_settings({"energy": {"enabled": False}}) is None
 
 
+def test_a_slice_summary_refuses_a_run_changed_after_its_check(tmp_path):
+    from hwevrsnas.errors import DamagedFile
+    from hwevrsnas.search.verify import checked_digests
+
+    run = tmp_path / "runs/seed0.json"
+    run.parent.mkdir()
+    run.write_text('{"schema": "run"}\n')
+    (tmp_path / "runs/seed0.timing.json").write_text('{"wall_seconds": 1.5}\n')
+    answer = {"threshold": 2.5, "feasible": True, "cost": 2.0, "test_accuracy": 91.0, "optimum_accuracy": 92.0,
+              "regret": 1.0, "status": "ok"}  # fmt: skip
+    check = {"leaf": {"method": "random", "seed": "0", "threshold": "q0.5"}, "proxy_seed": 0, "unique_evaluations": 7,
+             "checked_sha256": checked_digests(run), **answer}  # fmt: skip
+    check_file = tmp_path / "seed0.check.json"
+    check_file.write_text(json.dumps(check))
+    out = tmp_path / "slice.tsv"
+    steps.summarise_slice([check_file], [run], out, ["q0.5"])
+    header, row = out.read_text().splitlines()
+    assert dict(zip(header.split("\t"), row.split("\t"))) == {
+        "threshold_label": "q0.5", "threshold": "2.5", "method": "random", "seed": "0", "proxy_seed": "0",
+        "feasible": "True", "cost": "2.0", "test_accuracy": "91.0", "optimum_accuracy": "92.0", "regret": "1.0",
+        "unique_evaluations": "7", "status": "ok",
+    }  # fmt: skip
+    written = out.read_bytes()
+    repair = f"`snakemake --forcerun {run}`"
+    for damaged, named in ((run, str(run)), (tmp_path / "runs/seed0.timing.json", f"the timing sidecar of {run}")):
+        good = damaged.read_bytes()
+        damaged.write_bytes(good.replace(b"}", b", }"))
+        with pytest.raises(DamagedFile, match="changed after its check") as caught:
+            steps.summarise_slice([check_file], [run], out, ["q0.5"])
+        assert str(caught.value).startswith(f"{named}: ") and repair in str(caught.value)
+        assert out.read_bytes() == written
+        damaged.write_bytes(good)
+    check_file.write_text(json.dumps({key: value for key, value in check.items() if key != "checked_sha256"}))
+    with pytest.raises(DamagedFile, match=f"^{re.escape(str(check_file))}: records no digest") as caught:
+        steps.summarise_slice([check_file], [run], out, ["q0.5"])
+    assert repair in str(caught.value) and out.read_bytes() == written
+
+
 @pytest.mark.slow
 def test_the_fidelity_study_step_runs_through_the_command_line(tiny_run, monkeypatch):
     workdir, env, _ = tiny_run
@@ -462,6 +501,9 @@ def test_tiny_run_outputs(tiny_run):
         assert re.search(r": \d+ checks passed$", (workdir / leaf.path(pipeline.CHECK_LOG)).read_text(), re.M)
         check = json.loads((workdir / leaf.path(pipeline.CHECK)).read_text())
         assert check["ok"] and check["threshold"] == record["threshold"]
+        run_bytes, timing_bytes = (workdir / leaf.path(pipeline.RUN)).read_bytes(), (workdir / leaf.path(pipeline.TIMING)).read_bytes()
+        assert check["checked_sha256"] == {"run": hashlib.sha256(run_bytes).hexdigest(),
+                                           "timing": hashlib.sha256(timing_bytes).hexdigest()}  # fmt: skip
     main = pd.read_csv(workdir / "results/tables/main.csv")
     n_settings = len(pipeline.slices(config)) * len(config["seeds"])  # one threshold per slice
     assert len(main) == n_settings * len(config["methods"])
@@ -487,7 +529,7 @@ def test_tiny_rerun_does_nothing_and_new_thresholds_add_only_leaves(tiny_run, tm
     workdir, env, _ = tiny_run
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
     assert proc.returncode == 0 and "Nothing to be done" in output(proc), output(proc)
-    # a new threshold: only its leaves (search + evaluate per method) and the per-slice/aggregate jobs
+    # a new threshold: only its leaves (a search and its check per method) and the per-slice/aggregate jobs
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["grid"][0]["thresholds"]["quantiles"] = [0.5, 0.25]
     path = tmp_path / "more.yaml"
@@ -496,7 +538,7 @@ def test_tiny_rerun_does_nothing_and_new_thresholds_add_only_leaves(tiny_run, tm
     text = output(proc)
     assert proc.returncode == 0, text
     n_methods = len(config["methods"])
-    assert job_total(text) == 2 * n_methods + 4, text  # + thresholds, slice, aggregate, all
+    assert job_total(text) == n_methods + 4, text  # + thresholds, slice, aggregate, all
     assert "/q0.5/" not in "".join(line for line in text.splitlines() if line.strip().startswith("output:"))
 
 
@@ -715,12 +757,15 @@ def test_a_damaged_run_file_is_named_and_never_costs_the_tables(tiny_run):
     assert "Traceback" not in text + (workdir / "logs/aggregate.log").read_text()
     for path, data in done.items():
         assert (workdir / path).read_bytes() == data, path
-    # Damaged anew: its check fails first, naming it in the check's log.
+    # Damaged anew (newer than its slice's summary): the summary, which reads the runs, refuses it by name in its
+    # log, since its bytes are not those its check passed; nothing downstream runs.
     run.write_text('{"garbage": tru\n')
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
-    log = (workdir / leaf.path(pipeline.CHECK_LOG)).read_text()
-    assert proc.returncode != 0 and f"hwevrsnas: error: {leaf.path(pipeline.RUN)}: damaged" in log and repair in log
+    log = (workdir / pipeline.SLICE_LOG.format(**leaf.wildcards())).read_text()
+    assert proc.returncode != 0 and f"error: {leaf.path(pipeline.RUN)}: changed after its check" in log and repair in log
     assert "Traceback" not in log
+    for path, data in done.items():
+        assert (workdir / path).read_bytes() == data, path
     # The repair the messages name rebuilds the file byte for byte.
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, "--forcerun", leaf.path(pipeline.RUN), workdir=workdir,
                      env=env)  # fmt: skip

@@ -4,4 +4,4 @@ from hwevrsnas.workflow import steps
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with steps.script_logging(smk.log[0]):
-    steps.summarise_slice(list(smk.input.checks), smk.output[0], smk.params.labels)
+    steps.summarise_slice(list(smk.input.checks), list(smk.input.runs), smk.output[0], smk.params.labels)

@@ -18,7 +18,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from hwevrsnas.search.costs import CostModel
-from hwevrsnas.search.record import load_result
+from hwevrsnas.integrity import sha256_bytes
+from hwevrsnas.search.record import load_result, timing_path
 from hwevrsnas.spaces import get_space
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ def check_result(
         # The proxy draw the run read (None without a proxy), so that slice summaries can group by it.
         "proxy_seed": setting.get("proxy_seed"),
         "checks": checks,
+        # What was checked, byte for byte: the workflow's slice summary refuses a run changed after its check.
+        "checked_sha256": checked_digests(run_path),
         **({"answers": summaries} if multi else summaries[0]),
     }
     for c in failed:
@@ -132,4 +135,11 @@ def check_result(
     return result
 
 
-__all__ = ["CheckFailed", "check_result"]
+def checked_digests(run_path: str | Path) -> dict[str, str | None]:
+    """The sha256 of a result file and of its timing sidecar (None without one), as a check records them."""
+    sidecar = timing_path(run_path)
+    return {"run": sha256_bytes(Path(run_path).read_bytes()),
+            "timing": sha256_bytes(sidecar.read_bytes()) if sidecar.is_file() else None}  # fmt: skip
+
+
+__all__ = ["CheckFailed", "check_result", "checked_digests"]

@@ -8,7 +8,7 @@ The `Snakefile` and `rules/*.smk` only declare rules and call these modules:
 - `checks`: the config checks the schema cannot express (run at parse time);
 - `steps`: the bodies of the `script:` rules;
 - `evidence`: the pages of docs/ that `make evidence` writes, and their inputs;
-- `leaf_pool`: the warm worker processes that run the search and check leaves of a local run.
+- `leaf_pool`: the warm worker processes that run the search leaves (a search and its check) of a local run.
 
 Importing this package does not import torch (the Snakefile imports it at parse time).
 """
@@ -23,12 +23,12 @@ from hwevrsnas.workflow.checks import (
 )  # fmt: skip
 from hwevrsnas.workflow.grid import (
     Leaf, Slice, aggregate_plots, aggregate_tables, check_targets, energy_settings, entry_methods, expand_grid,
-    parse_threshold_label, presets_used, run_targets, slice_checks, slice_of, slice_targets, slices, study_enabled,
+    parse_threshold_label, presets_used, run_targets, slice_inputs, slice_of, slice_targets, slices, study_enabled,
     study_outputs, template_regex, threshold_cli_args, threshold_label, threshold_labels, threshold_targets, uses_proxy,
 )  # fmt: skip
 from hwevrsnas.workflow.layout import *  # noqa: F403 (the paths and wildcards the rules use)
 from hwevrsnas.workflow.evidence import *  # noqa: F403 (the pages of docs/ that rules/evidence.smk writes)
 from hwevrsnas.errors import UserError
 from hwevrsnas.plugins import use_plugins
-from hwevrsnas.workflow.leaf_pool import LeafFailed, run_check_leaf, run_search_leaf
+from hwevrsnas.workflow.leaf_pool import LeafFailed, run_search_and_check
 from hwevrsnas.workflow.steps import pins_digest, script_logging

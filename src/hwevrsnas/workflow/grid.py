@@ -250,17 +250,19 @@ def slice_targets(config: Mapping[str, Any]) -> list[str]:
     return [SLICE_SUMMARY.format(**s.wildcards()) for s in slices(config).values()]
 
 
-def slice_checks(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> list[str]:
-    """The check files of the leaves of one slice (the input of its summary)."""
+def slice_inputs(config: Mapping[str, Any], wildcards: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The inputs of one slice's summary: the check files of its leaves and, in the same order, the runs they
+    checked (a run changed after its check reruns the summary, which refuses it)."""
     name = SLICE.format(**{key: wildcards[key] for key in SLICE_KEYS})
-    return list(_checks_by_slice(config).get(name, []))
+    leaves = _leaves_by_slice(config).get(name, [])
+    return {"checks": [leaf.path(CHECK) for leaf in leaves], "runs": [leaf.path(RUN) for leaf in leaves]}
 
 
 @_memoised
-def _checks_by_slice(config: Mapping[str, Any]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+def _leaves_by_slice(config: Mapping[str, Any]) -> dict[str, list[Leaf]]:
+    out: dict[str, list[Leaf]] = {}
     for leaf in expand_grid(config):
-        out.setdefault(leaf.slice_name, []).append(leaf.path(CHECK))
+        out.setdefault(leaf.slice_name, []).append(leaf)
     return out
 
 

@@ -9,7 +9,7 @@
     results/fidelity_full/{preset}-p{proxy_seed}/             fidelity_full: every proxy of that table over all classes
     results/thresholds/{slice}.json                thresholds: configured labels -> values, checked
     results/runs/{leaf}.json (+ .timing.json)      search: one result per grid point
-    results/checks/{leaf}.json                     evaluate: the result re-checked against the table
+    results/checks/{leaf}.json                     search (its check): the result re-checked against the table
     results/slices/{slice}.tsv                     slice: one line per run of a slice
     results/fidelity/                              fidelity_study (optional)
     results/tables/, results/plots/                aggregate

@@ -1,10 +1,11 @@
-"""The command of a search or check leaf, run by a warm worker process of the workflow instead of a new process.
+"""The commands of a search leaf (its search, then its check), run by a warm worker process of the workflow instead
+of a new process.
 
 A served leaf (its proxy read from a score table, or a method without a proxy) does a fraction of a second of work,
 less than a fresh `hwevrsnas` process needs to start and open its tables (docs/bench/leaves.md). So in a local run,
-the workflow process hands each leaf's command line to a pool of worker processes that live as long as it does and
+the workflow process hands each leaf's command lines to a pool of worker processes that live as long as it does and
 keep what they opened (tables are memoised by file identity). Each leaf is still its own Snakemake job with its own
-output and log, and the worker runs what the shell command ran, `hwevrsnas.cli.main` with the same arguments, so
+outputs and logs, and the worker runs what the shell command ran, `hwevrsnas.cli.main` with the same arguments, so
 its files are the same bytes.
 
 The pool serves the main Snakemake process of a local run whose jobs run in threads (`--force-use-threads`, which
@@ -48,16 +49,15 @@ def run_leaf(workflow: Any, argv: Sequence[str], log: str | Path) -> None:
         raise LeafFailed(f"`hwevrsnas {' '.join(argv)}` failed: {failure}; its log: {log}")
 
 
-def run_search_leaf(workflow: Any, args: str, threads: int, out: str, log: str) -> None:
-    """The search rule's command, `hwevrsnas -v search ARGS --threads N --no-progress --out OUT` (ARGS quoted for a
-    shell, as `hwevrsnas.workflow.search_command_args` gives them)."""
-    argv = ["-v", "search", *shlex.split(args), "--threads", str(threads), "--no-progress", "--out", out]
-    run_leaf(workflow, argv, log)
-
-
-def run_check_leaf(workflow: Any, run: str, args: str, out: str, log: str) -> None:
-    """The evaluate rule's command, `hwevrsnas -v check RUN ARGS --out OUT` (ARGS as `check_args` gives them)."""
-    run_leaf(workflow, ["-v", "check", run, *shlex.split(args), "--out", out], log)
+def run_search_and_check(
+    workflow: Any, search_args: str, check_args: str, threads: int, run: str, check: str, search_log: str, check_log: str
+) -> None:
+    """The search rule's two commands, `hwevrsnas -v search SEARCH_ARGS --threads N --no-progress --out RUN` and then
+    `hwevrsnas -v check RUN CHECK_ARGS --out CHECK`, each with its own log (the ARGS quoted for a shell, as
+    `search_command_args` and `check_args` give them); the check does not run if the search failed."""
+    search = ["-v", "search", *shlex.split(search_args), "--threads", str(threads), "--no-progress", "--out", run]
+    run_leaf(workflow, search, search_log)
+    run_leaf(workflow, ["-v", "check", run, *shlex.split(check_args), "--out", check], check_log)
 
 
 def _submit(argv: list[str], log: str, workers: int) -> str | None:
@@ -104,4 +104,4 @@ def run_command(argv: list[str], log: str, cwd: str) -> str | None:
     return None if status == 0 else f"exit status {status}"
 
 
-__all__ = ["LeafFailed", "run_check_leaf", "run_command", "run_leaf", "run_search_leaf"]
+__all__ = ["LeafFailed", "run_command", "run_leaf", "run_search_and_check"]

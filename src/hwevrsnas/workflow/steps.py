@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from hwevrsnas.atomic import write_text
-from hwevrsnas.errors import UserError
+from hwevrsnas.errors import DamagedFile, UserError
 from hwevrsnas.workflow.grid import Slice, parse_threshold_label
 from hwevrsnas.workflow.layout import AGGREGATE_DIR, BATCH_DIR, CACHE_DIR, PLOTS_DIR, SOURCES_DIR, STUDY_DIR, TABLES_DIR
 
@@ -124,12 +124,25 @@ SLICE_COLUMNS = (
 )  # fmt: skip
 
 
-def summarise_slice(check_files: Sequence[str | Path], out: str | Path, labels: Sequence[str] = ()) -> Path:
+def summarise_slice(
+    check_files: Sequence[str | Path], run_files: Sequence[str | Path], out: str | Path, labels: Sequence[str] = ()
+) -> Path:
     """One TSV line per (run, threshold) of a slice, from its check files (sorted by threshold, method, seed);
-    `labels` are the slice's threshold labels, in the order a multi-threshold run answers them."""
-    rows = []
-    for path in check_files:
+    `run_files` are the results they checked, in the same order; `labels` are the slice's threshold labels, in the
+    order a multi-threshold run answers them.
+
+    Every run (and timing sidecar) must be the bytes its check passed: a search and its check are one job, so a
+    result changed after it (by hand, by a copy) is caught here, by name, before anything is written (DamagedFile).
+    """
+    if len(check_files) != len(run_files):
+        raise ValueError(f"{len(check_files)} check files for {len(run_files)} run files")
+    checks = []
+    for path, run in zip(check_files, run_files):
         check = json.loads(Path(path).read_text())
+        _require_checked(check, path, run)
+        checks.append(check)
+    rows = []
+    for check in checks:
         leaf = check["leaf"]
         common = {"method": leaf["method"], "seed": int(leaf["seed"]), "proxy_seed": check.get("proxy_seed"),
                   "unique_evaluations": check["unique_evaluations"]}  # fmt: skip
@@ -145,6 +158,21 @@ def summarise_slice(check_files: Sequence[str | Path], out: str | Path, labels: 
         writer.writerow(["" if row[c] is None else row[c] for c in SLICE_COLUMNS])
     write_text(out, text.getvalue())
     return Path(out)
+
+
+def _require_checked(check: Mapping[str, Any], check_file: str | Path, run: str | Path) -> None:
+    from hwevrsnas.search.record import rerun_hint
+    from hwevrsnas.search.verify import checked_digests
+
+    recorded = check.get("checked_sha256")
+    if recorded is None:
+        raise DamagedFile(check_file, "records no digest of the run it checked (written by an earlier version)",
+                          rerun_hint(run))  # fmt: skip
+    for part, digest in checked_digests(run).items():
+        if digest != recorded.get(part):
+            which = run if part == "run" else f"the timing sidecar of {run}"
+            raise DamagedFile(which, f"changed after its check ({check_file} passed sha256 {recorded.get(part)}, "
+                                     f"it now has {digest})", rerun_hint(run))  # fmt: skip
 
 
 def run_aggregate(
