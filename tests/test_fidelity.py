@@ -175,7 +175,9 @@ def test_the_fidelity_command_reads_a_published_export_beside_a_table(nb201_h5, 
     assert {"zc:synflow", "zc:naswot", "params", "flops"} <= set(fidelity.index.get_level_values("proxy"))
 
 
-def test_the_sample_study_summary_recomputes_rank_means_instead_of_combining_them_again(tmp_path: Path) -> None:
+def test_the_sample_study_summary_recomputes_rank_means_instead_of_combining_them_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """A scores.csv the study wrote back holds `X+params` columns; summarising it again must give the same table, and
     `--out` writes the summary elsewhere, leaving the study's files as they were."""
     rng = np.random.default_rng(3)
@@ -198,3 +200,9 @@ def test_the_sample_study_summary_recomputes_rank_means_instead_of_combining_the
     command, table = (out / "summary.md").read_text().split("\n\n", 1)
     assert table == first and "+params+params" not in table
     assert command == f"    hwevrsnas fidelity sample summarise --scores {study / 'scores.csv'} --seed 0 --out {out}"
+    # A missing input is named, with what writes it, before anything is read or written.
+    for argv, named in ((["--study", str(tmp_path / "none")], f"--study: {tmp_path / 'none' / 'scores.csv'} not found"),
+                        (["--study", str(study), "--seconds", str(tmp_path / "t.csv")], f"--seconds: {tmp_path / 't.csv'} not found")):  # fmt: skip
+        assert main(["fidelity", "sample", "summarise", *argv]) == 2
+        assert named in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in study.iterdir()} == before

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from hwevrsnas.errors import MissingFile
 from hwevrsnas.paths import BATCH_DIR, CACHE_DIR, SOURCES_DIR, TABLES_DIR
 
 
@@ -155,9 +156,12 @@ def run_summarise(args: argparse.Namespace) -> int:
 
     scores_path = Path(args.scores or Path(args.study) / "scores.csv")
     seconds_path = Path(args.seconds or Path(args.study) / "seconds.csv")
-    scores = pd.read_csv(scores_path)
+    made_by = "`hwevrsnas fidelity sample run --out STUDY` writes it"
+    if not scores_path.is_file():
+        raise MissingFile(f"{'--scores' if args.scores else '--study'}: {scores_path} not found; {made_by}")
     if args.seconds and not seconds_path.is_file():
-        raise FileNotFoundError(f"--seconds {seconds_path} not found")
+        raise MissingFile(f"--seconds: {seconds_path} not found; {made_by} (or leave --seconds out)")
+    scores = pd.read_csv(scores_path)
     seconds = pd.read_csv(seconds_path) if seconds_path.is_file() else pd.DataFrame(index=scores.index)
     summary, scores = sample.summarise_scores(scores, seconds, seed=args.seed)
     table = sample.markdown_table(summary)
