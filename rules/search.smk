@@ -9,7 +9,7 @@
 # changing a GA knob, the penalty or the preset (its knob digest) reruns exactly the leaves concerned.
 #
 # A leaf is one job, its search and then its check (stage 5): Snakemake's own work per job is what a served grid
-# waits on (docs/bench/scheduler.md). The check records the digests of the bytes it passed, and the slice summary
+# waits on (docs/bench/scheduler.md). The check records the sha256 of the run it passed, and the slice summary
 # (rules/evaluate.smk) refuses a run changed after it.
 
 

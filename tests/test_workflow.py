@@ -309,7 +309,7 @@ def test_plot_and_table_names():
 
 def test_a_slice_summary_refuses_a_run_changed_after_its_check(tmp_path):
     from hwevrsnas.errors import DamagedFile
-    from hwevrsnas.search.verify import checked_digests
+    from hwevrsnas.search.verify import run_digest
 
     run = tmp_path / "runs/seed0.json"
     run.parent.mkdir()
@@ -318,7 +318,7 @@ def test_a_slice_summary_refuses_a_run_changed_after_its_check(tmp_path):
     answer = {"threshold": 2.5, "feasible": True, "cost": 2.0, "test_accuracy": 91.0, "optimum_accuracy": 92.0,
               "regret": 1.0, "status": "ok"}  # fmt: skip
     check = {"leaf": {"method": "random", "seed": "0", "threshold": "q0.5"}, "proxy_seed": 0, "unique_evaluations": 7,
-             "checked_sha256": checked_digests(run), **answer}  # fmt: skip
+             "run_sha256": run_digest(run), **answer}  # fmt: skip
     check_file = tmp_path / "seed0.check.json"
     check_file.write_text(json.dumps(check))
     out = tmp_path / "slice.tsv"
@@ -331,15 +331,16 @@ def test_a_slice_summary_refuses_a_run_changed_after_its_check(tmp_path):
     }  # fmt: skip
     written = out.read_bytes()
     repair = f"`snakemake --forcerun {run}`"
-    for damaged, named in ((run, str(run)), (tmp_path / "runs/seed0.timing.json", f"the timing sidecar of {run}")):
-        good = damaged.read_bytes()
-        damaged.write_bytes(good.replace(b"}", b", }"))
-        with pytest.raises(DamagedFile, match="changed after its check") as caught:
-            steps.summarise_slice([check_file], [run], out, ["q0.5"])
-        assert str(caught.value).startswith(f"{named}: ") and repair in str(caught.value)
-        assert out.read_bytes() == written
-        damaged.write_bytes(good)
-    check_file.write_text(json.dumps({key: value for key, value in check.items() if key != "checked_sha256"}))
+    good = run.read_bytes()
+    run.write_bytes(good.replace(b"}", b", }"))
+    with pytest.raises(DamagedFile, match=f"^{re.escape(str(run))}: changed after its check") as caught:
+        steps.summarise_slice([check_file], [run], out, ["q0.5"])
+    assert repair in str(caught.value) and out.read_bytes() == written
+    run.write_bytes(good)
+    # The timing sidecar's seconds differ from run to run: not covered, so that a check is the same bytes each time.
+    (tmp_path / "runs/seed0.timing.json").write_text('{"wall_seconds": 2.5}\n')
+    assert steps.summarise_slice([check_file], [run], out, ["q0.5"]) and out.read_bytes() == written
+    check_file.write_text(json.dumps({key: value for key, value in check.items() if key != "run_sha256"}))
     with pytest.raises(DamagedFile, match=f"^{re.escape(str(check_file))}: records no digest") as caught:
         steps.summarise_slice([check_file], [run], out, ["q0.5"])
     assert repair in str(caught.value) and out.read_bytes() == written
@@ -501,9 +502,7 @@ def test_tiny_run_outputs(tiny_run):
         assert re.search(r": \d+ checks passed$", (workdir / leaf.path(pipeline.CHECK_LOG)).read_text(), re.M)
         check = json.loads((workdir / leaf.path(pipeline.CHECK)).read_text())
         assert check["ok"] and check["threshold"] == record["threshold"]
-        run_bytes, timing_bytes = (workdir / leaf.path(pipeline.RUN)).read_bytes(), (workdir / leaf.path(pipeline.TIMING)).read_bytes()
-        assert check["checked_sha256"] == {"run": hashlib.sha256(run_bytes).hexdigest(),
-                                           "timing": hashlib.sha256(timing_bytes).hexdigest()}  # fmt: skip
+        assert check["run_sha256"] == hashlib.sha256((workdir / leaf.path(pipeline.RUN)).read_bytes()).hexdigest()
     main = pd.read_csv(workdir / "results/tables/main.csv")
     n_settings = len(pipeline.slices(config)) * len(config["seeds"])  # one threshold per slice
     assert len(main) == n_settings * len(config["methods"])
@@ -547,8 +546,10 @@ def test_tiny_results_are_byte_identical_from_scratch_with_other_threads_and_ord
     workdir, env, _ = tiny_run
     config = load(TEST_CONFIG)
     leaves = pipeline.expand_grid(config)
-    first = {leaf: (workdir / leaf.path(pipeline.RUN)).read_bytes() for leaf in leaves}
+    # A leaf's run and its check (which records the run's digest, not the timing sidecar's seconds), every slice.
+    first = {path: (workdir / path).read_bytes() for leaf in leaves for path in (leaf.path(pipeline.RUN), leaf.path(pipeline.CHECK))}
     tables = {path: (workdir / path).read_bytes() for path in pipeline.aggregate_tables(config) if path.endswith("main.csv")}
+    tables.update({path: (workdir / path).read_bytes() for path in pipeline.slice_targets(config)})
     shutil.rmtree(workdir / "results")
     shutil.rmtree(workdir / pipeline.CACHE_DIR, ignore_errors=True)
     # The leaves one by one in reverse order (each warms the cache for the next), two scoring processes each.
@@ -559,8 +560,8 @@ def test_tiny_results_are_byte_identical_from_scratch_with_other_threads_and_ord
     proc = snakemake("--cores", "2", "--configfile", TEST_CONFIG, workdir=workdir, env=env)
     assert proc.returncode == 0, output(proc)[-6000:]
     assert "rule fetch" not in output(proc) and "rule tables" not in output(proc)  # only results were redone
-    for leaf in leaves:
-        assert (workdir / leaf.path(pipeline.RUN)).read_bytes() == first[leaf], leaf
+    for path, data in first.items():
+        assert (workdir / path).read_bytes() == data, path
     for path, data in tables.items():
         assert (workdir / path).read_bytes() == data, path
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from hwevrsnas.search.costs import CostModel
 from hwevrsnas.integrity import sha256_bytes
-from hwevrsnas.search.record import load_result, timing_path
+from hwevrsnas.search.record import load_result
 from hwevrsnas.spaces import get_space
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def check_result(
         "proxy_seed": setting.get("proxy_seed"),
         "checks": checks,
         # What was checked, byte for byte: the workflow's slice summary refuses a run changed after its check.
-        "checked_sha256": checked_digests(run_path),
+        "run_sha256": run_digest(run_path),
         **({"answers": summaries} if multi else summaries[0]),
     }
     for c in failed:
@@ -135,11 +135,10 @@ def check_result(
     return result
 
 
-def checked_digests(run_path: str | Path) -> dict[str, str | None]:
-    """The sha256 of a result file and of its timing sidecar (None without one), as a check records them."""
-    sidecar = timing_path(run_path)
-    return {"run": sha256_bytes(Path(run_path).read_bytes()),
-            "timing": sha256_bytes(sidecar.read_bytes()) if sidecar.is_file() else None}  # fmt: skip
+def run_digest(run_path: str | Path) -> str:
+    """The sha256 of a result file, as its check records it (its timing sidecar, whose seconds differ from run to
+    run, is not covered: a check stays the same bytes for the same result)."""
+    return sha256_bytes(Path(run_path).read_bytes())
 
 
-__all__ = ["CheckFailed", "check_result", "checked_digests"]
+__all__ = ["CheckFailed", "check_result", "run_digest"]

@@ -131,7 +131,7 @@ def summarise_slice(
     `run_files` are the results they checked, in the same order; `labels` are the slice's threshold labels, in the
     order a multi-threshold run answers them.
 
-    Every run (and timing sidecar) must be the bytes its check passed: a search and its check are one job, so a
+    Every run must be the bytes its check passed: a search and its check are one job, so a
     result changed after it (by hand, by a copy) is caught here, by name, before anything is written (DamagedFile).
     """
     if len(check_files) != len(run_files):
@@ -162,17 +162,16 @@ def summarise_slice(
 
 def _require_checked(check: Mapping[str, Any], check_file: str | Path, run: str | Path) -> None:
     from hwevrsnas.search.record import rerun_hint
-    from hwevrsnas.search.verify import checked_digests
+    from hwevrsnas.search.verify import run_digest
 
-    recorded = check.get("checked_sha256")
+    recorded = check.get("run_sha256")
     if recorded is None:
         raise DamagedFile(check_file, "records no digest of the run it checked (written by an earlier version)",
                           rerun_hint(run))  # fmt: skip
-    for part, digest in checked_digests(run).items():
-        if digest != recorded.get(part):
-            which = run if part == "run" else f"the timing sidecar of {run}"
-            raise DamagedFile(which, f"changed after its check ({check_file} passed sha256 {recorded.get(part)}, "
-                                     f"it now has {digest})", rerun_hint(run))  # fmt: skip
+    digest = run_digest(run)
+    if digest != recorded:
+        raise DamagedFile(run, f"changed after its check ({check_file} passed sha256 {recorded}, it now has {digest})",
+                          rerun_hint(run))  # fmt: skip
 
 
 def run_aggregate(
