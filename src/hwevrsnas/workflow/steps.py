@@ -16,7 +16,9 @@ from typing import Any, Iterator, Mapping, Sequence
 from hwevrsnas.atomic import write_text
 from hwevrsnas.errors import DamagedFile, UserError
 from hwevrsnas.workflow.grid import Slice, parse_threshold_label
-from hwevrsnas.workflow.layout import AGGREGATE_DIR, BATCH_DIR, CACHE_DIR, PLOTS_DIR, SOURCES_DIR, STUDY_DIR, TABLES_DIR
+from hwevrsnas.workflow.layout import (
+    AGGREGATE_DIR, BATCH_DIR, CACHE_DIR, CHECK, LEAF, PLOTS_DIR, SLICE_SUMMARY, SOURCES_DIR, STUDY_DIR, TABLES_DIR,
+)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +138,16 @@ def summarise_slice(
     """
     if len(check_files) != len(run_files):
         raise ValueError(f"{len(check_files)} check files for {len(run_files)} run files")
-    checks = []
-    for path, run in zip(check_files, run_files):
-        check = json.loads(Path(path).read_text())
+    checks = [json.loads(Path(path).read_text()) for path in check_files]
+    undigested = [path for path, check in zip(check_files, checks) if "run_sha256" not in check]
+    if undigested:
+        # Checks written before a check recorded its run's digest: every leaf of that version has them.
+        raise DamagedFile(undigested[0], f"records no digest of the run it checked, as {len(undigested)} of the "
+                                         f"slice's {len(checks)} checks (written by an earlier version)",
+                          f"repair: `rm -r {CHECK.removesuffix(f'/{LEAF}.json')} {SLICE_SUMMARY.split('/{')[0]}`, then `snakemake` reruns every "
+                          "leaf, its search and its check (searches are deterministic: the same results)")  # fmt: skip
+    for path, run, check in zip(check_files, run_files, checks):
         _require_checked(check, path, run)
-        checks.append(check)
     rows = []
     for check in checks:
         leaf = check["leaf"]
@@ -164,10 +171,7 @@ def _require_checked(check: Mapping[str, Any], check_file: str | Path, run: str 
     from hwevrsnas.search.record import rerun_hint
     from hwevrsnas.search.verify import run_digest
 
-    recorded = check.get("run_sha256")
-    if recorded is None:
-        raise DamagedFile(check_file, "records no digest of the run it checked (written by an earlier version)",
-                          rerun_hint(run))  # fmt: skip
+    recorded = check["run_sha256"]
     digest = run_digest(run)
     if digest != recorded:
         raise DamagedFile(run, f"changed after its check ({check_file} passed sha256 {recorded}, it now has {digest})",
