@@ -133,19 +133,21 @@ def summarise_slice(
     `run_files` are the results they checked, in the same order; `labels` are the slice's threshold labels, in the
     order a multi-threshold run answers them.
 
-    Every run must be the bytes its check passed: a search and its check are one job, so a
-    result changed after it (by hand, by a copy) is caught here, by name, before anything is written (DamagedFile).
+    Every run must be the bytes its check passed: a search and its check are one job, so a result changed after it
+    (by hand, by a copy) is caught here, by name, before anything is written (DamagedFile).
     """
     if len(check_files) != len(run_files):
         raise ValueError(f"{len(check_files)} check files for {len(run_files)} run files")
     checks = [json.loads(Path(path).read_text()) for path in check_files]
     undigested = [path for path, check in zip(check_files, checks) if "run_sha256" not in check]
     if undigested:
-        # Checks written before a check recorded its run's digest: every leaf of that version has them.
+        # Checks of a version before checks recorded their run's digest. Both folders go: Snakemake does not rebuild
+        # a missing check whose slice summary still exists.
+        folders = f"{CHECK.removesuffix(f'/{LEAF}.json')} {SLICE_SUMMARY.split('/{')[0]}"
         raise DamagedFile(undigested[0], f"records no digest of the run it checked, as {len(undigested)} of the "
                                          f"slice's {len(checks)} checks (written by an earlier version)",
-                          f"repair: `rm -r {CHECK.removesuffix(f'/{LEAF}.json')} {SLICE_SUMMARY.split('/{')[0]}`, then `snakemake` reruns every "
-                          "leaf, its search and its check (searches are deterministic: the same results)")  # fmt: skip
+                          f"repair: `rm -r {folders}`, then `snakemake` reruns every leaf, its search and its check "
+                          "(searches are deterministic: the same results)")  # fmt: skip
     for path, run, check in zip(check_files, run_files, checks):
         _require_checked(check, path, run)
     rows = []
