@@ -17,8 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from hwevrsnas.search.costs import CostModel
 from hwevrsnas.integrity import sha256_bytes
+from hwevrsnas.search.costs import CostModel
 from hwevrsnas.search.record import load_result
 from hwevrsnas.spaces import get_space
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hwevrsnas.workflow.arguments import proxy_seeds, score_table, score_table_seeds
-from hwevrsnas.workflow.layout import FULL_FIDELITY_FILES, LEAF, RUN
+from hwevrsnas.workflow.layout import FULL_FIDELITY_FILES
 
 EVIDENCE_DIR = "docs/evidence"
 # The aggregate tables docs/SEARCH.md embeds (results/tables/<name>.md -> docs/evidence/<name>.md).
@@ -28,7 +28,6 @@ ANYTIME_FIGURE = f"{EVIDENCE_DIR}/anytime"
 # The fidelity of the proxy over its replicates: one score table per proxy seed of the grid.
 REPLICATES_DIR = "docs/fidelity_replicates"
 REPLICATES_FILES = ("replicates.md", "replicates.csv", "replicate_pairs.csv")
-RUNS_DIR = RUN.removesuffix(f"/{LEAF}.json")
 # The default job (`make run`) runs in a folder of its own, sharing resources/ (sources, tables, score cache), and
 # its devices table is the README's; every figure in it is the same on any machine (a test checks).
 DEFAULT_JOB_CONFIG = "config/config.yaml"
@@ -131,7 +130,7 @@ def evidence_targets() -> list[str]:
 
 
 __all__ = [
-    "ANYTIME_FIGURE", "ANYTIME_PAGE", "DEFAULT_JOB_CONFIG", "DEFAULT_JOB_DIR", "DEFAULT_JOB_PAGE", "RUNS_DIR", "AZ_NAS_PAGE", "ENSEMBLE_DIR", "ENSEMBLE_FILES", "EVIDENCE_DIR",
+    "ANYTIME_FIGURE", "ANYTIME_PAGE", "DEFAULT_JOB_CONFIG", "DEFAULT_JOB_DIR", "DEFAULT_JOB_PAGE", "AZ_NAS_PAGE", "ENSEMBLE_DIR", "ENSEMBLE_FILES", "EVIDENCE_DIR",
     "EVIDENCE_FIDELITY_DIR", "EVIDENCE_TABLES", "EXTRA_PLATFORM", "KERNEL_RECORDS_DIR", "REPRODUCTION_PAGE", "ORACLE_GAP", "PAPER_SAMPLE_DIR", "PAPER_SAMPLE_FILES",
     "PAPER_PRESET_PAGE", "PAPER_PRESET_RUNS", "PAPER_PRESET_SETTING", "PAPER_SAMPLE_PLATFORM", "PAPER_SAMPLE_SEED", "PAPER_SAMPLE_SIZE", "PUBLISHED", "PUBLISHED_PRESET",
     "REPLICATES_DIR", "REPLICATES_FILES", "RESULTS_PAGE", "results_index", "SAMPLE_STUDY_DIR", "SAMPLE_STUDY_FILES", "SAMPLE_STUDY_SUMMARIES", "ZEROCOST_PLATFORM", "replicate_tables", "evidence_proxy_seed", "evidence_targets",

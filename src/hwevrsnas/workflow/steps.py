@@ -17,7 +17,7 @@ from hwevrsnas.atomic import write_text
 from hwevrsnas.errors import DamagedFile, UserError
 from hwevrsnas.workflow.grid import Slice, parse_threshold_label
 from hwevrsnas.workflow.layout import (
-    AGGREGATE_DIR, BATCH_DIR, CACHE_DIR, CHECK, LEAF, PLOTS_DIR, SLICE_SUMMARY, SOURCES_DIR, STUDY_DIR, TABLES_DIR,
+    AGGREGATE_DIR, BATCH_DIR, CACHE_DIR, CHECKS_DIR, PLOTS_DIR, SLICES_DIR, SOURCES_DIR, STUDY_DIR, TABLES_DIR,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,9 @@ def summarise_slice(
     if undigested:
         # Checks of a version before checks recorded their run's digest. Both folders go: Snakemake does not rebuild
         # a missing check whose slice summary still exists.
-        folders = f"{CHECK.removesuffix(f'/{LEAF}.json')} {SLICE_SUMMARY.split('/{')[0]}"
         raise DamagedFile(undigested[0], f"records no digest of the run it checked, as {len(undigested)} of the "
                                          f"slice's {len(checks)} checks (written by an earlier version)",
-                          f"repair: `rm -r {folders}`, then `snakemake` reruns every leaf, its search and its check "
+                          f"repair: `rm -r {CHECKS_DIR} {SLICES_DIR}`, then `snakemake` reruns every leaf, its search and its check "
                           "(searches are deterministic: the same results)")  # fmt: skip
     for path, run, check in zip(check_files, run_files, checks):
         _require_checked(check, path, run)
